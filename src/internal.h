@@ -1,0 +1,362 @@
+/*
+ * internal.h - types and constants shared by sbmalloc's layers.
+ *
+ * The layers, bottom up, each talking only to the one below it:
+ *
+ *   region.c     the OS: mmap of size-aligned regions (hugetlb, THP or 4 KiB
+ *                backing), the registry that maps an address to its region,
+ *                out-of-band metadata, and large blocks that get a mapping of
+ *                their own.
+ *   buddy.c      power-of-two runs of 4 KiB pages inside regions.
+ *   sizeclass.c  the table of small size classes.
+ *   slab.c       one cache per size class: slabs of contiguous pages cut
+ *                into equal objects.
+ *   malloc.c     the malloc family, on top of slab, buddy and region.
+ *
+ * config.c reads the environment, report.c writes messages and stops the
+ * program, stats.c counts.  Nothing here calls malloc, stdio or getenv.
+ *
+ * Addresses: a region is SB_REGION_SIZE bytes aligned to its size, so
+ * `addr >> SB_REGION_SHIFT` indexes the registry and `addr & SB_REGION_MASK`
+ * is the offset inside the region; `offset >> SB_PAGE_SHIFT` indexes the
+ * region's page descriptors.  Descriptors live in separate mappings, never
+ * next to user memory.
+ */
+#ifndef SB_INTERNAL_H
+#define SB_INTERNAL_H
+
+#include "config.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SB_EXPORT __attribute__((visibility("default")))
+#define SB_NOINLINE __attribute__((noinline))
+#define SB_COLD __attribute__((cold, noinline))
+#define SB_NORETURN __attribute__((noreturn))
+#define sb_likely(x) __builtin_expect(!!(x), 1)
+#define sb_unlikely(x) __builtin_expect(!!(x), 0)
+
+#ifdef SB_DEBUG
+#define SB_ASSERT(c) do { if (sb_unlikely(!(c))) \
+	sb_assert_fail(__FILE__, __LINE__, #c); } while (0)
+#else
+#define SB_ASSERT(c) do { (void)sizeof(c); } while (0)
+#endif
+
+/* ---- Geometry ---------------------------------------------------------- */
+
+#define SB_PAGE_SHIFT 12
+#define SB_PAGE_SIZE ((size_t)1 << SB_PAGE_SHIFT)
+#define SB_HUGE_PAGE_SIZE ((size_t)2 << 20)
+
+/*
+ * Buddy orders run 0..SB_MAX_ORDER, as in the kernel's MAX_PAGE_ORDER: the
+ * largest block is 2^10 pages = 4 MiB.  Larger requests get a mapping of
+ * their own.  A region holds 8 blocks of the top order.
+ */
+#define SB_MAX_ORDER 10
+#define SB_NR_ORDERS (SB_MAX_ORDER + 1)
+#define SB_MAX_BLOCK_PAGES ((size_t)1 << SB_MAX_ORDER)
+#define SB_MAX_BLOCK_SIZE (SB_MAX_BLOCK_PAGES << SB_PAGE_SHIFT)
+
+#define SB_REGION_SHIFT 25
+#define SB_REGION_SIZE ((size_t)1 << SB_REGION_SHIFT)
+#define SB_REGION_MASK (SB_REGION_SIZE - 1)
+#define SB_REGION_PAGES (SB_REGION_SIZE >> SB_PAGE_SHIFT)
+
+/* User space addresses on x86-64 and arm64 with 4-level tables. */
+#define SB_ADDR_BITS 47
+#define SB_REGISTRY_ENTRIES ((size_t)1 << (SB_ADDR_BITS - SB_REGION_SHIFT))
+
+#define SB_ALIGNMENT 16
+#define SB_CACHE_LINE 64
+
+static inline size_t sb_align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
+static inline bool sb_is_pow2(size_t n) { return n && !(n & (n - 1)); }
+/* Smallest k with 2^k >= n, for n >= 1. */
+static inline unsigned sb_ceil_log2(size_t n)
+{
+	return n <= 1 ? 0 : 64 - (unsigned)__builtin_clzl(n - 1);
+}
+static inline unsigned sb_floor_log2(size_t n) { return 63 - (unsigned)__builtin_clzl(n); }
+
+/* ---- Configuration (config.c) ----------------------------------------- */
+
+enum sb_hugepages_mode {
+	SB_HUGEPAGES_AUTO,
+	SB_HUGEPAGES_HUGETLB,
+	SB_HUGEPAGES_THP,
+	SB_HUGEPAGES_OFF,
+};
+
+struct sb_config {
+	enum sb_hugepages_mode hugepages;
+	bool check;			/* SBMALLOC_CHECK=1: extra consistency checks */
+	size_t dirty_max;		/* free-but-resident bytes kept before purging */
+	bool secure;			/* AT_SECURE: the environment was ignored */
+};
+
+extern struct sb_config sb_config;
+/* Read SBMALLOC_* from environ (not getenv).  Safe to call again. */
+void sb_config_init(void);
+/* Value of NAME in environ, or NULL; never allocates. */
+const char *sb_env(const char *name);
+
+/* ---- Messages (report.c) ---------------------------------------------- */
+
+/* "sbmalloc: <func>(): <what> 0x<ptr>\n" on stderr, then abort(). */
+SB_NORETURN SB_COLD void sb_fatal_pointer(const char *func, const char *what, const void *ptr);
+SB_NORETURN SB_COLD void sb_fatal(const char *msg);
+SB_NORETURN SB_COLD void sb_assert_fail(const char *file, int line, const char *cond);
+void sb_write_str(int fd, const char *s);
+/* Formats into buf (at most len-1 chars + NUL); returns the length. */
+size_t sb_fmt_hex(char *buf, size_t len, uintptr_t v);
+size_t sb_fmt_u64(char *buf, size_t len, uint64_t v);
+
+/* ---- Regions and the registry (region.c) ------------------------------ */
+
+enum sb_backing { SB_BACKING_4K, SB_BACKING_THP, SB_BACKING_HUGETLB };
+
+/* What the registry entry of an address points at. */
+enum sb_map_kind { SB_MAP_REGION = 1, SB_MAP_HUGE = 2 };
+
+/* Page descriptor states. */
+enum sb_page_state {
+	SB_PAGE_UNUSED = 0,	/* never handed out since the region was mapped */
+	SB_PAGE_FREE,		/* head of a free buddy block of `order` */
+	SB_PAGE_MERGED,		/* was a free head, now inside a larger free block */
+	SB_PAGE_LARGE,		/* head of a block in use by malloc, `npages` long */
+	SB_PAGE_TAIL,		/* non-head page of an allocated block */
+	SB_PAGE_SLAB,		/* page of a slab; `slab` says which */
+};
+
+struct sb_slab;
+
+/* One per 4 KiB page of a region, 16 bytes, in the region's table. */
+struct sb_page {
+	uint8_t state;		/* enum sb_page_state */
+	uint8_t order;		/* FREE: buddy order of the block */
+	uint8_t dirty;		/* FREE: some page of the block may be resident */
+	uint8_t pad;
+	uint32_t npages;	/* LARGE: pages in the block (need not be 2^k) */
+	union {
+		struct {
+			uint32_t next, prev;	/* FREE: free list, page indices */
+		} link;
+		struct sb_slab *slab;		/* SLAB, every page of the slab */
+	};
+};
+
+#define SB_NO_PAGE UINT32_MAX
+
+struct sb_region {
+	enum sb_map_kind kind;		/* SB_MAP_REGION */
+	char *base;			/* SB_REGION_SIZE aligned */
+	unsigned index;			/* creation order, 0.. */
+	enum sb_backing backing;
+	pthread_mutex_t lock;		/* the buddy lock: free lists and pages[] */
+	uint32_t free_mask;		/* bit k: free_head[k] is not empty */
+	uint32_t free_head[SB_NR_ORDERS];
+	size_t nr_free[SB_NR_ORDERS];	/* free blocks per order */
+	size_t free_pages;
+	size_t dirty_pages;		/* pages of free blocks marked dirty */
+	size_t purgeable_pages;		/* dirty pages in blocks >= purge_order */
+	unsigned purge_order;		/* smallest order worth an madvise */
+	struct sb_page pages[SB_REGION_PAGES];
+};
+
+/* A block above SB_MAX_BLOCK_SIZE: a mapping of its own. */
+struct sb_huge {
+	enum sb_map_kind kind;		/* SB_MAP_HUGE */
+	char *base;			/* aligned to SB_REGION_SIZE at least */
+	size_t size;			/* bytes readable and writable */
+	size_t reserved;		/* bytes of address space held (>= size) */
+	enum sb_backing backing;
+	struct sb_huge *next, *prev;
+};
+
+extern void **sb_registry;
+
+/* The region or huge block that contains addr, or NULL; never touches addr. */
+static inline void *sb_registry_lookup(const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr;
+	if (sb_unlikely((a >> SB_ADDR_BITS) != 0 || sb_registry == NULL))
+		return NULL;
+	return sb_registry[a >> SB_REGION_SHIFT];
+}
+
+static inline struct sb_page *sb_region_page(struct sb_region *r, const void *addr)
+{
+	return &r->pages[((uintptr_t)addr & SB_REGION_MASK) >> SB_PAGE_SHIFT];
+}
+
+static inline char *sb_region_page_addr(struct sb_region *r, uint32_t idx)
+{
+	return r->base + ((size_t)idx << SB_PAGE_SHIFT);
+}
+
+/* Map the registry.  Returns false if the OS refused. */
+bool sb_region_init(void);
+/* A new region, registered, with its pages still UNUSED; NULL on failure. */
+struct sb_region *sb_region_create(void);
+/* Regions in creation order; the array only grows (published by count). */
+extern struct sb_region **sb_regions;
+size_t sb_region_count(void);
+
+/* Give resident pages back to the OS; the range stays mapped, reads zero. */
+void sb_os_purge(void *addr, size_t len);
+/* Could every byte in [addr, addr+len) still hold old data? */
+const char *sb_backing_name(enum sb_backing b);
+
+struct sb_huge *sb_huge_alloc(size_t size, size_t align);
+void sb_huge_free(struct sb_huge *h);
+/* Resize in place (within the reservation) or by moving the pages; false on failure. */
+bool sb_huge_resize(struct sb_huge **hp, size_t size);
+
+/* Out-of-band metadata: never shares a page with user memory. */
+void *sb_meta_alloc(size_t size);
+void sb_meta_free(void *p, size_t size);
+
+/* Counters the stats layer reads. */
+struct sb_region_counters {
+	size_t regions;
+	size_t region_bytes;
+	size_t huge_count;
+	size_t huge_bytes;
+	size_t meta_bytes;
+	size_t hugetlb_regions, thp_regions;
+};
+void sb_region_counters(struct sb_region_counters *out);
+
+/* Taken in this order around fork; see malloc.c. */
+void sb_region_fork_prepare(void);
+void sb_region_fork_parent(void);
+void sb_region_fork_child(void);
+
+/* ---- The buddy allocator (buddy.c) ------------------------------------ */
+
+/*
+ * npages contiguous pages aligned to align_pages (a power of two), from any
+ * region; the head page is LARGE with npages set and the others are TAIL.
+ * Unused tail pages of the power-of-two block go back at once.  NULL when no
+ * region can be mapped.
+ */
+void *sb_buddy_alloc(size_t npages, size_t align_pages);
+/* Free the block that starts at p (its head page is LARGE). */
+void sb_buddy_free(struct sb_region *r, void *p);
+/* Grow or shrink the block at p to npages in place; false if it cannot. */
+bool sb_buddy_resize(struct sb_region *r, void *p, size_t npages);
+/* Purge every dirty free block to the OS; returns bytes purged. */
+size_t sb_buddy_trim(void);
+
+struct sb_buddy_counters {
+	size_t free_pages, dirty_pages, used_pages, large_pages;
+	size_t nr_free[SB_NR_ORDERS];
+};
+void sb_buddy_counters(struct sb_region *r, struct sb_buddy_counters *out);
+
+/* ---- Size classes (sizeclass.c) --------------------------------------- */
+
+/*
+ * 16, 32, 48, 64, then four classes per doubling up to 16 KiB: no request
+ * above 64 bytes is rounded up by more than 25%.
+ */
+#define SB_SMALL_MAX 16384
+#define SB_NR_CLASSES 48
+#define SB_CLASS_LOOKUP_MAX 1024
+
+extern uint8_t sb_class_lookup[SB_CLASS_LOOKUP_MAX / 16 + 1];
+extern uint32_t sb_class_size[SB_NR_CLASSES];
+extern unsigned sb_nr_classes;
+
+void sb_sizeclass_init(void);
+unsigned sb_size_class_slow(size_t size);
+
+/* The class serving size (1 <= size <= SB_SMALL_MAX). */
+static inline unsigned sb_size_class(size_t size)
+{
+	if (sb_likely(size <= SB_CLASS_LOOKUP_MAX))
+		return sb_class_lookup[(size + 15) >> 4];
+	return sb_size_class_slow(size);
+}
+
+/* ---- Slab caches (slab.c) --------------------------------------------- */
+
+#define SB_SLAB_MAX_OBJS 256
+#define SB_SLAB_WORDS (SB_SLAB_MAX_OBJS / 64)
+#define SB_CACHE_NAME_MAX 32
+
+enum sb_slab_list { SB_SLAB_PARTIAL, SB_SLAB_FULL, SB_SLAB_EMPTY };
+
+struct sb_cache;
+
+/* Out of band: one per slab. */
+struct sb_slab {
+	struct sb_slab *next, *prev;	/* on one of the cache's three lists */
+	struct sb_cache *cache;
+	char *mem;			/* first page */
+	char *objs;			/* first object: mem + colour */
+	uint16_t nfree;
+	uint16_t list;			/* enum sb_slab_list */
+	uint16_t colour;
+	uint16_t hint;			/* first word of free_bits that may be non-zero */
+	uint64_t free_bits[SB_SLAB_WORDS];	/* bit set: object free */
+};
+
+struct sb_slab_head {
+	struct sb_slab *first;
+	size_t count;
+};
+
+struct sb_cache {
+	pthread_mutex_t lock;
+	char name[SB_CACHE_NAME_MAX];
+	uint32_t size;			/* object stride */
+	uint32_t align;			/* every object is aligned to this */
+	uint64_t recip;			/* ceil(2^32 / size): offset -> index */
+	uint16_t objs_per_slab;
+	uint16_t pages_per_slab;
+	uint16_t colour_next;		/* in units of colour_step */
+	uint16_t colour_count;		/* number of distinct colours */
+	uint32_t colour_step;
+	unsigned reserve;		/* empty slabs kept before returning pages */
+	struct sb_slab_head lists[3];	/* indexed by enum sb_slab_list */
+	size_t active_objs;
+	uint64_t slabs_created, slabs_destroyed;
+	struct sb_cache *next;		/* every cache, for stats and fork */
+};
+
+extern struct sb_cache sb_size_caches[SB_NR_CLASSES];
+
+void sb_slab_init(void);
+/* Set up a cache for objects of size (a multiple of 16) into c. */
+void sb_cache_setup(struct sb_cache *c, const char *name, size_t size, size_t align);
+void *sb_slab_alloc(struct sb_cache *c);
+/* Free p, which lies in slab s; aborts naming func on a bad or double free. */
+void sb_slab_free(struct sb_slab *s, void *p, const char *func);
+/* Is p the start of an object of slab s? */
+bool sb_slab_is_object(const struct sb_slab *s, const void *p);
+/* Give every empty slab of every cache back to the buddy allocator. */
+size_t sb_slab_reclaim(void);
+struct sb_cache *sb_cache_list(void);
+
+void sb_slab_fork_prepare(void);
+void sb_slab_fork_parent(void);
+void sb_slab_fork_child(void);
+
+/* ---- Statistics (stats.c) --------------------------------------------- */
+
+struct sb_heap_usage {
+	size_t mapped;		/* region and huge mapping bytes */
+	size_t in_use;		/* bytes handed out (usable sizes) */
+	size_t free;		/* free bytes inside regions and slabs */
+	size_t huge_count, huge_bytes;
+	size_t dirty;		/* free but possibly resident */
+};
+void sb_heap_usage(struct sb_heap_usage *u);
+
+#endif /* SB_INTERNAL_H */

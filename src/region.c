@@ -1,0 +1,545 @@
+/*
+ * region.c - the OS layer: regions, the registry, huge blocks, metadata.
+ *
+ * A region is SB_REGION_SIZE (32 MiB) of address space aligned to its size,
+ * the user-space stand-in for the kernel's physical memory.  The buddy
+ * allocator splits it into pages; this file only maps it and says where it
+ * is.  Every mapping is made by reserving PROT_NONE address space with room
+ * for alignment, then committing the aligned part and unmapping the slack.
+ *
+ * Backing, chosen per region (SBMALLOC_HUGEPAGES):
+ *   hugetlb  MAP_HUGETLB 2 MiB pages.  Never with MAP_NORESERVE: the kernel
+ *            then reserves the pages at mmap time and an empty pool is a
+ *            plain ENOMEM here instead of SIGBUS at first touch.  After a
+ *            refusal the next 8 attempts are skipped (as mimalloc does).
+ *   thp      plain pages with madvise(MADV_HUGEPAGE).
+ *   4k       plain pages (MADV_NOHUGEPAGE when the mode is "off").
+ * auto, the default, tries hugetlb (free when the administrator reserved a
+ * pool, and refused at once when not), then THP for every region after the
+ * first, so that a small program does not turn its first few pages of heap
+ * into 2 MiB of resident memory, then 4k.  "hugetlb" and "thp" force those
+ * first and fall back the same way.
+ *
+ * The registry maps addr >> SB_REGION_SHIFT to the region or huge block
+ * that owns that 32 MiB of address space, or NULL.  It is a flat array of
+ * 2^22 pointers mapped with MAP_NORESERVE: only entries that were written
+ * cost memory.  Deciding whether a pointer is ours reads the registry only,
+ * never the pointer's memory.  Entries are written before the memory is
+ * handed out and cleared before it is unmapped.
+ *
+ * A huge block (above the largest buddy block) gets a mapping of its own,
+ * aligned to SB_REGION_SIZE, with address space reserved up to the next
+ * region boundary, so realloc grows it in place up to there and beyond by
+ * mremap, without copying.
+ *
+ * Metadata (region descriptors, slab and huge descriptors) comes from
+ * mappings of its own, never next to user memory.
+ *
+ * Locks, in order: grow_lock (creating regions) -> huge_lock -> meta_lock.
+ * A region's own lock belongs to the buddy allocator and nests between
+ * grow_lock and huge_lock.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT 26
+#endif
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT)
+#endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+#define SB_MAX_REGIONS 65536		/* 2 TiB of regions */
+#define HUGETLB_BACKOFF 8
+
+void **sb_registry;
+struct sb_region **sb_regions;
+static struct sb_region *region_table[SB_MAX_REGIONS];
+static size_t nr_regions;		/* published with release ordering */
+
+static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct sb_huge *huge_list;
+static size_t huge_count, huge_bytes;
+static unsigned hugetlb_skip;
+static int thp_mode = -1;		/* 0 never, 1 madvise, 2 always */
+static size_t hugetlb_regions, thp_regions;
+
+/* ---- Raw mappings ------------------------------------------------------ */
+
+static void *os_reserve(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Reserve len bytes of address space aligned to align. */
+static char *os_reserve_aligned(size_t len, size_t align)
+{
+	char *raw, *base;
+	size_t head, tail;
+
+	raw = os_reserve(len + align);
+	if (raw == NULL)
+		return NULL;
+	base = (char *)sb_align_up((uintptr_t)raw, align);
+	head = (size_t)(base - raw);
+	tail = align - head;
+	if (head)
+		munmap(raw, head);
+	if (tail)
+		munmap(base + len, tail);
+	return base;
+}
+
+static int read_thp_mode(void)
+{
+	char buf[128];
+	ssize_t n;
+	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (strstr(buf, "[always]"))
+		return 2;
+	if (strstr(buf, "[madvise]"))
+		return 1;
+	return 0;
+}
+
+static bool want_hugetlb(void)
+{
+	enum sb_hugepages_mode m = sb_config.hugepages;
+
+	if (m != SB_HUGEPAGES_AUTO && m != SB_HUGEPAGES_HUGETLB)
+		return false;
+	if (hugetlb_skip > 0) {
+		hugetlb_skip--;
+		return false;
+	}
+	return true;
+}
+
+static bool want_thp(unsigned index)
+{
+	switch (sb_config.hugepages) {
+	case SB_HUGEPAGES_OFF:
+		return false;
+	case SB_HUGEPAGES_AUTO:
+		return index > 0 && thp_mode > 0;
+	default:
+		return thp_mode > 0;
+	}
+}
+
+/*
+ * Turn the reserved range [addr, addr+len) into usable memory, trying
+ * hugetlb first when allowed.  On failure nothing of ours is left mapped
+ * in the range (another thread may have mapped into the hole meanwhile).
+ */
+static bool os_commit(char *addr, size_t len, unsigned index, enum sb_backing *backing)
+{
+	void *p;
+
+	if (len % SB_HUGE_PAGE_SIZE == 0 && want_hugetlb()) {
+		munmap(addr, len);
+		p = mmap(addr, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB |
+			 MAP_FIXED_NOREPLACE, -1, 0);
+		if (p == addr) {
+			*backing = SB_BACKING_HUGETLB;
+			return true;
+		}
+		if (p != MAP_FAILED)
+			munmap(p, len);	/* old kernel: the hint was not honoured */
+		hugetlb_skip = HUGETLB_BACKOFF;
+		p = mmap(addr, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p != addr) {
+			if (p != MAP_FAILED)
+				munmap(p, len);
+			return false;
+		}
+	} else {
+		p = mmap(addr, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		if (p == MAP_FAILED) {
+			munmap(addr, len);
+			return false;
+		}
+	}
+	if (want_thp(index) && len >= SB_HUGE_PAGE_SIZE &&
+	    madvise(addr, len, MADV_HUGEPAGE) == 0) {
+		*backing = SB_BACKING_THP;
+		return true;
+	}
+	if (sb_config.hugepages == SB_HUGEPAGES_OFF)
+		madvise(addr, len, MADV_NOHUGEPAGE);
+	*backing = thp_mode == 2 && sb_config.hugepages != SB_HUGEPAGES_OFF
+		   ? SB_BACKING_THP : SB_BACKING_4K;
+	return true;
+}
+
+void sb_os_purge(void *addr, size_t len)
+{
+	madvise(addr, len, MADV_DONTNEED);
+}
+
+const char *sb_backing_name(enum sb_backing b)
+{
+	switch (b) {
+	case SB_BACKING_HUGETLB: return "hugetlb";
+	case SB_BACKING_THP: return "thp";
+	default: return "4k";
+	}
+}
+
+/* ---- The registry and regions ----------------------------------------- */
+
+bool sb_region_init(void)
+{
+	void *reg;
+
+	if (sb_registry != NULL)
+		return true;
+	reg = os_reserve(SB_REGISTRY_ENTRIES * sizeof(void *));
+	if (reg == NULL || mprotect(reg, SB_REGISTRY_ENTRIES * sizeof(void *),
+				    PROT_READ | PROT_WRITE) != 0)
+		return false;
+	thp_mode = read_thp_mode();
+	sb_regions = region_table;
+	__atomic_store_n(&sb_registry, (void **)reg, __ATOMIC_RELEASE);
+	return true;
+}
+
+size_t sb_region_count(void)
+{
+	return __atomic_load_n(&nr_regions, __ATOMIC_ACQUIRE);
+}
+
+static void registry_set(char *base, size_t len, void *owner)
+{
+	uintptr_t i = (uintptr_t)base >> SB_REGION_SHIFT;
+	uintptr_t end = ((uintptr_t)base + len + SB_REGION_MASK) >> SB_REGION_SHIFT;
+
+	for (; i < end; i++)
+		__atomic_store_n(&sb_registry[i], owner, __ATOMIC_RELEASE);
+}
+
+struct sb_region *sb_region_create(void)
+{
+	struct sb_region *r = NULL;
+	size_t meta_len = sb_align_up(sizeof(*r), SB_PAGE_SIZE);
+	enum sb_backing backing;
+	unsigned i;
+	char *base;
+
+	pthread_mutex_lock(&grow_lock);
+	if (nr_regions == SB_MAX_REGIONS)
+		goto out;
+	r = mmap(NULL, meta_len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r == MAP_FAILED) {
+		r = NULL;
+		goto out;
+	}
+	for (i = 0;; i++) {
+		base = os_reserve_aligned(SB_REGION_SIZE, SB_REGION_SIZE);
+		if (base != NULL && os_commit(base, SB_REGION_SIZE, (unsigned)nr_regions, &backing))
+			break;
+		if (base == NULL || i == 3) {
+			munmap(r, meta_len);
+			r = NULL;
+			goto out;
+		}
+	}
+	r->kind = SB_MAP_REGION;
+	r->base = base;
+	r->index = (unsigned)nr_regions;
+	r->backing = backing;
+	pthread_mutex_init(&r->lock, NULL);
+	for (i = 0; i < SB_NR_ORDERS; i++)
+		r->free_head[i] = SB_NO_PAGE;
+	if (backing == SB_BACKING_HUGETLB)
+		hugetlb_regions++;
+	else if (backing == SB_BACKING_THP)
+		thp_regions++;
+	registry_set(base, SB_REGION_SIZE, r);
+	region_table[nr_regions] = r;
+	__atomic_store_n(&nr_regions, nr_regions + 1, __ATOMIC_RELEASE);
+out:
+	pthread_mutex_unlock(&grow_lock);
+	if (r == NULL)
+		errno = ENOMEM;
+	return r;
+}
+
+/* ---- Huge blocks ------------------------------------------------------- */
+
+static size_t huge_len(size_t size, enum sb_backing backing)
+{
+	return sb_align_up(size, backing == SB_BACKING_HUGETLB ? SB_HUGE_PAGE_SIZE : SB_PAGE_SIZE);
+}
+
+struct sb_huge *sb_huge_alloc(size_t size, size_t align)
+{
+	struct sb_huge *h;
+	size_t len, reserved;
+	char *base;
+
+	if (size > ((size_t)1 << SB_ADDR_BITS) / 4 || align > ((size_t)1 << 40))
+		goto nomem;
+	if (align < SB_REGION_SIZE)
+		align = SB_REGION_SIZE;
+	h = sb_meta_alloc(sizeof(*h));
+	if (h == NULL)
+		goto nomem;
+	len = sb_align_up(size, SB_PAGE_SIZE);
+	reserved = sb_align_up(len, SB_REGION_SIZE);
+	base = os_reserve_aligned(reserved, align);
+	if (base == NULL) {
+		sb_meta_free(h, sizeof(*h));
+		goto nomem;
+	}
+	if (!os_commit(base, len, 1, &h->backing)) {
+		if (reserved > len)
+			munmap(base + len, reserved - len);
+		sb_meta_free(h, sizeof(*h));
+		goto nomem;
+	}
+	h->kind = SB_MAP_HUGE;
+	h->base = base;
+	h->size = len;
+	h->reserved = reserved;
+	pthread_mutex_lock(&huge_lock);
+	registry_set(base, reserved, h);
+	h->prev = NULL;
+	h->next = huge_list;
+	if (huge_list)
+		huge_list->prev = h;
+	huge_list = h;
+	huge_count++;
+	huge_bytes += len;
+	pthread_mutex_unlock(&huge_lock);
+	return h;
+nomem:
+	errno = ENOMEM;
+	return NULL;
+}
+
+static void huge_unlink(struct sb_huge *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		huge_list = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+}
+
+void sb_huge_free(struct sb_huge *h)
+{
+	pthread_mutex_lock(&huge_lock);
+	registry_set(h->base, h->reserved, NULL);
+	huge_unlink(h);
+	huge_count--;
+	huge_bytes -= h->size;
+	pthread_mutex_unlock(&huge_lock);
+	munmap(h->base, h->reserved);
+	sb_meta_free(h, sizeof(*h));
+}
+
+static bool huge_resize_in_place(struct sb_huge *h, size_t len)
+{
+	void *p;
+
+	if (len > h->size) {
+		if (h->backing == SB_BACKING_HUGETLB)
+			return false;
+		p = mmap(h->base + h->size, len - h->size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		if (p == MAP_FAILED)
+			return false;
+		if (h->backing == SB_BACKING_THP)
+			madvise(h->base + h->size, len - h->size, MADV_HUGEPAGE);
+	} else if (len < h->size) {
+		if (h->backing == SB_BACKING_HUGETLB) {
+			if (munmap(h->base + len, h->size - len) != 0)
+				return false;
+			p = mmap(h->base + len, h->size - len, PROT_NONE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+				 MAP_FIXED_NOREPLACE, -1, 0);
+			(void)p;	/* a lost hole only shrinks the reservation */
+		} else {
+			p = mmap(h->base + len, h->size - len, PROT_NONE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+			if (p == MAP_FAILED)
+				return false;
+		}
+	}
+	return true;
+}
+
+bool sb_huge_resize(struct sb_huge **hp, size_t size)
+{
+	struct sb_huge *h = *hp;
+	size_t len = huge_len(size, h->backing), reserved;
+	char *base;
+	void *p;
+
+	if (len <= h->reserved) {
+		if (!huge_resize_in_place(h, len))
+			return false;
+		pthread_mutex_lock(&huge_lock);
+		huge_bytes += len;
+		huge_bytes -= h->size;
+		h->size = len;
+		pthread_mutex_unlock(&huge_lock);
+		return true;
+	}
+	if (h->backing == SB_BACKING_HUGETLB)
+		return false;
+	reserved = sb_align_up(len, SB_REGION_SIZE);
+	base = os_reserve_aligned(reserved, SB_REGION_SIZE);
+	if (base == NULL)
+		return false;
+	p = mremap(h->base, h->size, len, MREMAP_MAYMOVE | MREMAP_FIXED, base);
+	if (p != base) {
+		munmap(base, reserved);
+		return false;
+	}
+	pthread_mutex_lock(&huge_lock);
+	registry_set(h->base, h->reserved, NULL);
+	registry_set(base, reserved, h);
+	huge_bytes += len;
+	huge_bytes -= h->size;
+	pthread_mutex_unlock(&huge_lock);
+	munmap(h->base + h->size, h->reserved - h->size);
+	h->base = base;
+	h->size = len;
+	h->reserved = reserved;
+	return true;
+}
+
+/* ---- Metadata ---------------------------------------------------------- */
+
+#define META_CHUNK ((size_t)64 << 10)
+#define META_QUANTUM 16
+#define META_MAX 512
+
+struct meta_free {
+	struct meta_free *next;
+};
+
+static struct meta_free *meta_free_lists[META_MAX / META_QUANTUM + 1];
+static char *meta_cur, *meta_end;
+static size_t meta_bytes;
+
+void *sb_meta_alloc(size_t size)
+{
+	size_t idx = (size + META_QUANTUM - 1) / META_QUANTUM;
+	void *p;
+
+	if (size == 0 || size > META_MAX)
+		return NULL;
+	size = idx * META_QUANTUM;
+	pthread_mutex_lock(&meta_lock);
+	p = meta_free_lists[idx];
+	if (p != NULL) {
+		meta_free_lists[idx] = meta_free_lists[idx]->next;
+		goto out;
+	}
+	if (meta_cur == NULL || (size_t)(meta_end - meta_cur) < size) {
+		char *chunk = mmap(NULL, META_CHUNK, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (chunk == MAP_FAILED) {
+			p = NULL;
+			goto out;
+		}
+		meta_cur = chunk;
+		meta_end = chunk + META_CHUNK;
+		meta_bytes += META_CHUNK;
+	}
+	p = meta_cur;
+	meta_cur += size;
+out:
+	pthread_mutex_unlock(&meta_lock);
+	if (p != NULL)
+		memset(p, 0, size);
+	return p;
+}
+
+void sb_meta_free(void *p, size_t size)
+{
+	size_t idx = (size + META_QUANTUM - 1) / META_QUANTUM;
+	struct meta_free *f = p;
+
+	pthread_mutex_lock(&meta_lock);
+	f->next = meta_free_lists[idx];
+	meta_free_lists[idx] = f;
+	pthread_mutex_unlock(&meta_lock);
+}
+
+/* ---- Counters and fork ------------------------------------------------- */
+
+void sb_region_counters(struct sb_region_counters *out)
+{
+	out->regions = sb_region_count();
+	out->region_bytes = out->regions * SB_REGION_SIZE;
+	pthread_mutex_lock(&huge_lock);
+	out->huge_count = huge_count;
+	out->huge_bytes = huge_bytes;
+	pthread_mutex_unlock(&huge_lock);
+	out->meta_bytes = meta_bytes + out->regions * sb_align_up(sizeof(struct sb_region), SB_PAGE_SIZE);
+	out->hugetlb_regions = hugetlb_regions;
+	out->thp_regions = thp_regions;
+}
+
+void sb_region_fork_prepare(void)
+{
+	size_t i;
+
+	pthread_mutex_lock(&grow_lock);
+	for (i = 0; i < nr_regions; i++)
+		pthread_mutex_lock(&region_table[i]->lock);
+	pthread_mutex_lock(&huge_lock);
+	pthread_mutex_lock(&meta_lock);
+}
+
+void sb_region_fork_parent(void)
+{
+	size_t i;
+
+	pthread_mutex_unlock(&meta_lock);
+	pthread_mutex_unlock(&huge_lock);
+	for (i = nr_regions; i-- > 0;)
+		pthread_mutex_unlock(&region_table[i]->lock);
+	pthread_mutex_unlock(&grow_lock);
+}
+
+void sb_region_fork_child(void)
+{
+	size_t i;
+
+	pthread_mutex_init(&meta_lock, NULL);
+	pthread_mutex_init(&huge_lock, NULL);
+	for (i = 0; i < nr_regions; i++)
+		pthread_mutex_init(&region_table[i]->lock, NULL);
+	pthread_mutex_init(&grow_lock, NULL);
+}

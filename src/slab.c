@@ -1,0 +1,308 @@
+/*
+ * slab.c - slab caches: slabs of contiguous pages cut into equal objects.
+ *
+ * A cache serves objects of one size.  Its slabs are runs of pages from
+ * the buddy allocator, 1 to 8 pages, sized so that the unusable tail is at
+ * most 1/8 of the slab and, for objects up to 2 KiB, a slab holds at least
+ * 8 objects.  Each slab is on exactly one of three lists:
+ *   partial  some objects free: allocation takes from here first;
+ *   full     no object free;
+ *   empty    every object free: kept as a reserve of `reserve` slabs,
+ *            beyond which a slab that empties goes back to the buddy
+ *            allocator at once.
+ * The slab descriptor (struct sb_slab) lives out of band, with a bitmap of
+ * free objects; every page of the slab points at it from its page
+ * descriptor.  No allocator data sits in or between user objects, so an
+ * overflowing object damages only its neighbours' contents, and freeing an
+ * object twice is seen in the bitmap.
+ *
+ * Colouring: successive slabs of a cache start their first object at
+ * different offsets into the slab's tail slack, in steps of
+ * max(64, natural alignment), so that objects with the same index in
+ * different slabs fall on different cache lines.  The step keeps every
+ * object aligned to the largest power of two dividing the object size
+ * (capped at a page), which aligned allocation relies on.
+ *
+ * Locking: one mutex per cache protects its lists, slabs and counters.  The
+ * buddy allocator (and through it region creation) and the metadata
+ * allocator are called with the cache lock held; lock order: cache lock ->
+ * region.c's locks.  No two cache locks are held at once except in
+ * sb_slab_fork_prepare(), which takes them in list order.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+#define SLAB_MIN_OBJS 8
+#define SLAB_MAX_PAGES 8
+
+struct sb_cache sb_size_caches[SB_NR_CLASSES];
+static struct sb_cache *cache_head;
+
+static void list_insert(struct sb_cache *c, struct sb_slab *s, enum sb_slab_list l)
+{
+	struct sb_slab_head *h = &c->lists[l];
+
+	s->list = (uint16_t)l;
+	s->prev = NULL;
+	s->next = h->first;
+	if (h->first)
+		h->first->prev = s;
+	h->first = s;
+	h->count++;
+}
+
+static void list_remove(struct sb_cache *c, struct sb_slab *s)
+{
+	struct sb_slab_head *h = &c->lists[s->list];
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		h->first = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	h->count--;
+}
+
+static void list_move(struct sb_cache *c, struct sb_slab *s, enum sb_slab_list l)
+{
+	list_remove(c, s);
+	list_insert(c, s, l);
+}
+
+void sb_cache_setup(struct sb_cache *c, const char *name, size_t size, size_t align)
+{
+	size_t natural = size & (~size + 1), p, best = 1, slab_bytes, n, waste;
+
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	strncpy(c->name, name, SB_CACHE_NAME_MAX - 1);
+	if (natural > SB_PAGE_SIZE)
+		natural = SB_PAGE_SIZE;
+	if (align < natural)
+		align = natural;
+	c->size = (uint32_t)size;
+	c->align = (uint32_t)align;
+	c->recip = ((uint64_t)1 << 32) / size + 1;
+	for (p = 1; p <= SLAB_MAX_PAGES; p++) {
+		slab_bytes = p * SB_PAGE_SIZE;
+		n = slab_bytes / size;
+		if (n > SB_SLAB_MAX_OBJS)
+			n = SB_SLAB_MAX_OBJS;
+		if (n == 0)
+			continue;
+		waste = slab_bytes - n * size;
+		if (waste * 8 <= slab_bytes && (n >= SLAB_MIN_OBJS || size > 2048)) {
+			best = p;
+			break;
+		}
+		best = p;
+	}
+	slab_bytes = best * SB_PAGE_SIZE;
+	n = slab_bytes / size;
+	if (n > SB_SLAB_MAX_OBJS)
+		n = SB_SLAB_MAX_OBJS;
+	c->pages_per_slab = (uint16_t)best;
+	c->objs_per_slab = (uint16_t)n;
+	c->colour_step = (uint32_t)(align > SB_CACHE_LINE ? align : SB_CACHE_LINE);
+	c->colour_count = (uint16_t)((slab_bytes - n * size) / c->colour_step + 1);
+	c->reserve = 1;
+	c->next = cache_head;
+	cache_head = c;
+}
+
+void sb_slab_init(void)
+{
+	unsigned i;
+	char name[SB_CACHE_NAME_MAX];
+
+	sb_sizeclass_init();
+	for (i = sb_nr_classes; i-- > 0;) {
+		memcpy(name, "malloc-", 7);
+		sb_fmt_u64(name + 7, sizeof(name) - 7, sb_class_size[i]);
+		sb_cache_setup(&sb_size_caches[i], name, sb_class_size[i], 0);
+	}
+}
+
+struct sb_cache *sb_cache_list(void)
+{
+	return cache_head;
+}
+
+static struct sb_slab *slab_create(struct sb_cache *c)
+{
+	struct sb_region *r;
+	struct sb_slab *s;
+	char *mem;
+	unsigned i, n = c->objs_per_slab;
+	struct sb_page *pg;
+
+	s = sb_meta_alloc(sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	mem = sb_buddy_alloc(c->pages_per_slab, 1);
+	if (mem == NULL) {
+		sb_meta_free(s, sizeof(*s));
+		return NULL;
+	}
+	r = sb_registry_lookup(mem);
+	s->cache = c;
+	s->mem = mem;
+	s->colour = (uint16_t)c->colour_next;
+	s->objs = mem + (size_t)c->colour_next * c->colour_step;
+	if (++c->colour_next == c->colour_count)
+		c->colour_next = 0;
+	s->nfree = (uint16_t)n;
+	s->hint = 0;
+	for (i = 0; i < n / 64; i++)
+		s->free_bits[i] = ~(uint64_t)0;
+	if (n % 64)
+		s->free_bits[n / 64] = ((uint64_t)1 << (n % 64)) - 1;
+	pg = sb_region_page(r, mem);
+	for (i = 0; i < c->pages_per_slab; i++) {
+		pg[i].slab = s;
+		__atomic_store_n(&pg[i].state, SB_PAGE_SLAB, __ATOMIC_RELEASE);
+	}
+	c->slabs_created++;
+	list_insert(c, s, SB_SLAB_PARTIAL);
+	return s;
+}
+
+static void slab_destroy(struct sb_cache *c, struct sb_slab *s)
+{
+	struct sb_region *r = sb_registry_lookup(s->mem);
+	struct sb_page *pg = sb_region_page(r, s->mem);
+	unsigned i;
+
+	list_remove(c, s);
+	for (i = 1; i < c->pages_per_slab; i++)
+		__atomic_store_n(&pg[i].state, SB_PAGE_TAIL, __ATOMIC_RELAXED);
+	pg[0].npages = c->pages_per_slab;
+	__atomic_store_n(&pg[0].state, SB_PAGE_LARGE, __ATOMIC_RELEASE);
+	sb_buddy_free(r, s->mem);
+	sb_meta_free(s, sizeof(*s));
+	c->slabs_destroyed++;
+}
+
+void *sb_slab_alloc(struct sb_cache *c)
+{
+	struct sb_slab *s;
+	unsigned w, b;
+	void *p;
+
+	pthread_mutex_lock(&c->lock);
+	s = c->lists[SB_SLAB_PARTIAL].first;
+	if (sb_unlikely(s == NULL)) {
+		s = c->lists[SB_SLAB_EMPTY].first;
+		if (s != NULL)
+			list_move(c, s, SB_SLAB_PARTIAL);
+		else if ((s = slab_create(c)) == NULL) {
+			pthread_mutex_unlock(&c->lock);
+			return NULL;
+		}
+	}
+	w = s->hint;
+	while (s->free_bits[w] == 0)
+		w++;
+	b = (unsigned)__builtin_ctzll(s->free_bits[w]);
+	s->free_bits[w] &= s->free_bits[w] - 1;
+	s->hint = (uint16_t)w;
+	if (--s->nfree == 0)
+		list_move(c, s, SB_SLAB_FULL);
+	c->active_objs++;
+	p = s->objs + (size_t)(w * 64 + b) * c->size;
+	pthread_mutex_unlock(&c->lock);
+	return p;
+}
+
+/* Index of the object at p in s, or -1 if p is not the start of one. */
+static inline long object_index(const struct sb_slab *s, const void *p)
+{
+	const struct sb_cache *c = s->cache;
+	uintptr_t off = (uintptr_t)p - (uintptr_t)s->objs;
+	uint64_t idx;
+
+	if ((uintptr_t)p < (uintptr_t)s->objs)
+		return -1;
+	idx = ((uint64_t)off * c->recip) >> 32;
+	if (idx >= c->objs_per_slab || idx * c->size != off)
+		return -1;
+	return (long)idx;
+}
+
+bool sb_slab_is_object(const struct sb_slab *s, const void *p)
+{
+	return object_index(s, p) >= 0;
+}
+
+void sb_slab_free(struct sb_slab *s, void *p, const char *func)
+{
+	struct sb_cache *c = s->cache;
+	long idx = object_index(s, p);
+	uint64_t bit;
+	unsigned w;
+
+	if (sb_unlikely(idx < 0))
+		sb_fatal_pointer(func, "invalid pointer", p);
+	w = (unsigned)idx / 64;
+	bit = (uint64_t)1 << (idx % 64);
+	pthread_mutex_lock(&c->lock);
+	if (sb_unlikely(s->free_bits[w] & bit)) {
+		pthread_mutex_unlock(&c->lock);
+		sb_fatal_pointer(func, "double free", p);
+	}
+	s->free_bits[w] |= bit;
+	if (w < s->hint)
+		s->hint = (uint16_t)w;
+	c->active_objs--;
+	if (sb_unlikely(s->nfree++ == 0))
+		list_move(c, s, SB_SLAB_PARTIAL);
+	if (sb_unlikely(s->nfree == c->objs_per_slab)) {
+		if (c->lists[SB_SLAB_EMPTY].count >= c->reserve)
+			slab_destroy(c, s);
+		else
+			list_move(c, s, SB_SLAB_EMPTY);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+size_t sb_slab_reclaim(void)
+{
+	struct sb_cache *c;
+	size_t pages = 0;
+
+	for (c = cache_head; c != NULL; c = c->next) {
+		pthread_mutex_lock(&c->lock);
+		while (c->lists[SB_SLAB_EMPTY].first != NULL) {
+			slab_destroy(c, c->lists[SB_SLAB_EMPTY].first);
+			pages += c->pages_per_slab;
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+	return pages << SB_PAGE_SHIFT;
+}
+
+void sb_slab_fork_prepare(void)
+{
+	struct sb_cache *c;
+
+	for (c = cache_head; c != NULL; c = c->next)
+		pthread_mutex_lock(&c->lock);
+}
+
+void sb_slab_fork_parent(void)
+{
+	struct sb_cache *c;
+
+	for (c = cache_head; c != NULL; c = c->next)
+		pthread_mutex_unlock(&c->lock);
+}
+
+void sb_slab_fork_child(void)
+{
+	struct sb_cache *c;
+
+	for (c = cache_head; c != NULL; c = c->next)
+		pthread_mutex_init(&c->lock, NULL);
+}
