@@ -304,6 +304,7 @@ struct sb_slab {
 	uint16_t list;			/* enum sb_slab_list */
 	uint16_t colour;
 	uint16_t hint;			/* first word of free_bits that may be non-zero */
+	bool poisoned;			/* created under SBMALLOC_CHECK: free objects hold poison */
 	uint64_t free_bits[SB_SLAB_WORDS];	/* bit set: object free */
 };
 
