@@ -32,6 +32,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Every internal declaration is hidden: data is reached PC-relative, not
+ * through the GOT.  Exports are marked SB_EXPORT or are aliases. */
+#pragma GCC visibility push(hidden)
+
 #define SB_EXPORT __attribute__((visibility("default")))
 #define SB_NOINLINE __attribute__((noinline))
 #define SB_COLD __attribute__((cold, noinline))
@@ -130,7 +134,7 @@ enum sb_page_state {
 	SB_PAGE_MERGED,		/* was a free head, now inside a larger free block */
 	SB_PAGE_LARGE,		/* head of a block in use by malloc, `npages` long */
 	SB_PAGE_TAIL,		/* non-head page of an allocated block */
-	SB_PAGE_SLAB,		/* page of a slab; `slab` says which */
+	SB_PAGE_SLAB,		/* page of a slab; `slab` and `order` (its class) say which */
 };
 
 struct sb_slab;
@@ -138,7 +142,7 @@ struct sb_slab;
 /* One per 4 KiB page of a region, 16 bytes, in the region's table. */
 struct sb_page {
 	uint8_t state;		/* enum sb_page_state */
-	uint8_t order;		/* FREE: buddy order of the block */
+	uint8_t order;		/* FREE: buddy order; SLAB: size class (SB_NO_CLASS) */
 	uint8_t dirty;		/* FREE: some page of the block may be resident */
 	uint8_t pad;
 	uint32_t npages;	/* LARGE: pages in the block (need not be 2^k) */
@@ -151,6 +155,7 @@ struct sb_page {
 };
 
 #define SB_NO_PAGE UINT32_MAX
+#define SB_NO_CLASS 255
 
 struct sb_region {
 	enum sb_map_kind kind;		/* SB_MAP_REGION */
@@ -178,15 +183,38 @@ struct sb_huge {
 	struct sb_huge *next, *prev;
 };
 
-extern void **sb_registry;
+/*
+ * The registry: one entry per 32 MiB of user address space (2^22 entries,
+ * 32 MiB of zero-filled .bss that costs memory only where written).  An
+ * entry is a region, NULL, or, for the address space of a huge block,
+ * &sb_huge_stub: a region-shaped stand-in whose page descriptors all stay
+ * UNUSED, so the free fast path needs no test of its own for huge blocks;
+ * the block itself is in the same slot of sb_huge_registry.
+ */
+extern struct sb_region *sb_registry[SB_REGISTRY_ENTRIES];
+extern struct sb_huge *sb_huge_registry[SB_REGISTRY_ENTRIES];
+extern struct sb_region sb_huge_stub;
 
-/* The region or huge block that contains addr, or NULL; never touches addr. */
+/* The registry slot of addr, or -1 for addresses beyond it. */
+static inline intptr_t sb_registry_slot(const void *addr)
+{
+	uintptr_t i = (uintptr_t)addr >> SB_REGION_SHIFT;
+	return i < SB_REGISTRY_ENTRIES ? (intptr_t)i : -1;
+}
+
+/* The region or huge block (see their `kind`) that contains addr, or NULL.
+ * Never touches addr. */
 static inline void *sb_registry_lookup(const void *addr)
 {
-	uintptr_t a = (uintptr_t)addr;
-	if (sb_unlikely((a >> SB_ADDR_BITS) != 0 || sb_registry == NULL))
+	intptr_t i = sb_registry_slot(addr);
+	struct sb_region *r;
+
+	if (i < 0)
 		return NULL;
-	return sb_registry[a >> SB_REGION_SHIFT];
+	r = sb_registry[i];
+	if (r == &sb_huge_stub)
+		return sb_huge_registry[i];
+	return r;
 }
 
 static inline struct sb_page *sb_region_page(struct sb_region *r, const void *addr)
@@ -267,7 +295,7 @@ void sb_buddy_counters(struct sb_region *r, struct sb_buddy_counters *out);
  */
 #define SB_SMALL_MAX 16384
 #define SB_NR_CLASSES 48
-#define SB_CLASS_LOOKUP_MAX 1024
+#define SB_CLASS_LOOKUP_MAX SB_SMALL_MAX
 
 extern uint8_t sb_class_lookup[SB_CLASS_LOOKUP_MAX / 16 + 1];
 extern uint32_t sb_class_size[SB_NR_CLASSES];
@@ -276,12 +304,10 @@ extern unsigned sb_nr_classes;
 void sb_sizeclass_init(void);
 unsigned sb_size_class_slow(size_t size);
 
-/* The class serving size (1 <= size <= SB_SMALL_MAX). */
+/* The class serving size (size <= SB_SMALL_MAX). */
 static inline unsigned sb_size_class(size_t size)
 {
-	if (sb_likely(size <= SB_CLASS_LOOKUP_MAX))
-		return sb_class_lookup[(size + 15) >> 4];
-	return sb_size_class_slow(size);
+	return sb_class_lookup[(size + 15) >> 4];
 }
 
 /* ---- Slab caches (slab.c) --------------------------------------------- */
@@ -313,6 +339,23 @@ struct sb_slab_head {
 	size_t count;
 };
 
+/*
+ * The depot behind a cache's magazines (depot.c): whole magazines, full
+ * and empty, under one lock.  *_min is the smallest length a list had since
+ * the last working-set update, *_reap how many it may lose at the next.
+ */
+struct sb_mag;
+struct sb_depot {
+	pthread_mutex_t lock;
+	struct sb_mag *full, *empty;
+	size_t nfull, nempty;
+	size_t full_min, empty_min, full_reap, empty_reap;
+	uint32_t mag_cap;		/* rounds of new magazines; grows under contention */
+	uint32_t contention;		/* failed trylocks since the last update */
+	uint64_t exchanges;
+	uint64_t last_update_ns;
+};
+
 struct sb_cache {
 	pthread_mutex_t lock;
 	char name[SB_CACHE_NAME_MAX];
@@ -326,10 +369,24 @@ struct sb_cache {
 	uint32_t colour_step;
 	unsigned reserve;		/* empty slabs kept before returning pages */
 	struct sb_slab_head lists[3];	/* indexed by enum sb_slab_list */
-	size_t active_objs;
+	uint8_t class_index;		/* size class, or SB_NO_CLASS */
+	size_t active_objs;		/* out of the slab layer (incl. magazines) */
 	uint64_t slabs_created, slabs_destroyed;
 	struct sb_cache *next;		/* every cache, for stats and fork */
+	struct sb_depot depot;
 };
+
+/* What the free and realloc fast paths need of a size class: 16 bytes. */
+struct sb_class_info {
+	uint32_t size;
+	uint32_t span;			/* objs_per_slab * size */
+	uint32_t recip;			/* 2^32 / size + 1 (size >= 16, so < 2^32) */
+	uint32_t keep_min;		/* realloc keeps the object for keep_min..size */
+};
+/* Indexed by a SLAB page's `order`: entries past the size classes (and
+ * SB_NO_CLASS) have span 0, so the free fast path sends them to the slow
+ * path without a test of its own. */
+extern struct sb_class_info sb_class_info[256];
 
 extern struct sb_cache sb_size_caches[SB_NR_CLASSES];
 
@@ -337,6 +394,10 @@ void sb_slab_init(void);
 /* Set up a cache for objects of size (a multiple of 16) into c. */
 void sb_cache_setup(struct sb_cache *c, const char *name, size_t size, size_t align);
 void *sb_slab_alloc(struct sb_cache *c);
+/* Up to n objects into out under one lock; returns how many (0: no memory). */
+unsigned sb_slab_alloc_batch(struct sb_cache *c, void **out, unsigned n);
+/* Free n objects of cache c (validated starts) under one lock. */
+void sb_slab_free_batch(struct sb_cache *c, void *const *objs, unsigned n);
 /* Free p, which lies in slab s; aborts naming func on a bad or double free. */
 void sb_slab_free(struct sb_slab *s, void *p, const char *func);
 /* Is p the start of an object of slab s? */
@@ -349,6 +410,79 @@ void sb_slab_fork_prepare(void);
 void sb_slab_fork_parent(void);
 void sb_slab_fork_child(void);
 
+/* ---- Magazines (magazine.c) and the depot (depot.c) -------------------- */
+
+/*
+ * A bounded stack of free objects of one cache.  `next` sits just before
+ * objs[] on purpose: the free fast path compares the pointer being freed
+ * with objs[rounds - 1] without testing rounds, and at rounds == 0 that
+ * reads `next`, which is NULL or a magazine and never a user object.
+ */
+struct sb_mag {
+	uint32_t rounds;		/* objects held */
+	uint32_t cap;			/* objs[] capacity; 0 only for the sentinels */
+	struct sb_mag *next;		/* on a depot list */
+	void *objs[];
+};
+
+/* A thread's two magazines for one cache, as in Bonwick and Adams (2001). */
+struct sb_bin {
+	struct sb_mag *loaded;
+	struct sb_mag *prev;
+};
+
+/* Freed buddy blocks of 1..SB_TC_LARGE_PAGES pages, kept per thread. */
+#define SB_TC_LARGE_PAGES 16
+#define SB_TC_LARGE_DEPTH 4
+struct sb_large_bin {
+	uint32_t count;
+	void *blocks[SB_TC_LARGE_DEPTH];
+};
+
+enum sb_tc_state { SB_TC_EMPTY, SB_TC_LIVE, SB_TC_DEAD };
+
+struct sb_tcache {
+	struct sb_bin bins[SB_NR_CLASSES];
+	struct sb_large_bin large[SB_TC_LARGE_PAGES + 1];
+	enum sb_tc_state state;
+	struct sb_tcache *next, *prev;	/* every live thread cache */
+};
+
+/*
+ * The calling thread's cache.  Starts at a static sentinel whose magazines
+ * are empty with capacity 0, so the first malloc and free of a thread fail
+ * their fast-path test and set the real one up.  After thread exit it
+ * points at a dead sentinel of the same shape: late calls go to the slab
+ * layer directly.
+ */
+extern __thread struct sb_tcache *sb_tc __attribute__((tls_model("initial-exec")));
+
+void *sb_mag_alloc_slow(unsigned cls);
+void sb_mag_free_slow(unsigned cls, void *p);
+/* Keep a freed block of npages (<= SB_TC_LARGE_PAGES) in the thread's
+ * cache; false if the bin is full.  Aborts, naming func, if p is there. */
+bool sb_tc_large_free(uint32_t npages, void *p, const char *func);
+/* Return the calling thread's cached objects and blocks to the layers below. */
+void sb_tc_flush(void);
+void sb_mag_cached(size_t *obj_bytes, size_t *page_bytes);
+void sb_mag_init(void);
+void sb_mag_fork_prepare(void);
+void sb_mag_fork_parent(void);
+void sb_mag_fork_child(void);
+
+void sb_depot_init(struct sb_cache *c);
+struct sb_mag *sb_mag_new(uint32_t cap);
+/* Hand m (full or empty) to the depot and take one of the other kind. */
+struct sb_mag *sb_depot_exchange(struct sb_cache *c, struct sb_mag *give, bool give_full);
+/* An empty magazine (from the depot, else new); NULL without memory. */
+struct sb_mag *sb_depot_get_empty(struct sb_cache *c);
+void sb_depot_put(struct sb_cache *c, struct sb_mag *m);
+/* Return magazines idle for a working-set interval (all: every one). */
+void sb_depot_reap(struct sb_cache *c, bool all);
+void sb_depot_fork_prepare(void);
+void sb_depot_fork_parent(void);
+void sb_depot_fork_child(void);
+
 /* ---- Statistics (stats.c) --------------------------------------------- */
 
 struct sb_heap_usage {
@@ -357,7 +491,10 @@ struct sb_heap_usage {
 	size_t free;		/* free bytes inside regions and slabs */
 	size_t huge_count, huge_bytes;
 	size_t dirty;		/* free but possibly resident */
+	size_t cached;		/* free, held by thread caches and depots */
 };
 void sb_heap_usage(struct sb_heap_usage *u);
+
+#pragma GCC visibility pop
 
 #endif /* SB_INTERNAL_H */

@@ -2,8 +2,11 @@
  * malloc.c - the malloc family, on top of the slab, buddy and region layers.
  *
  * Where a request goes:
- *   size <= 16 KiB           the slab cache of its size class (slab.c)
- *   size <= 4 MiB            whole pages from the buddy allocator (buddy.c)
+ *   size <= 16 KiB           the thread's magazine for its size class
+ *                            (magazine.c), behind it the depot and the
+ *                            slab cache of the class (depot.c, slab.c)
+ *   size <= 4 MiB            whole pages: the thread's page-block cache up
+ *                            to 64 KiB, else the buddy allocator (buddy.c)
  *   larger                   a mapping of its own (region.c)
  * Aligned requests take the first size class whose objects are naturally
  * aligned enough, or a buddy block of at least the alignment's order (buddy
@@ -19,16 +22,25 @@
  * (no wrapper frame), including glibc's own entry points (__libc_malloc and
  * friends), so that memory glibc allocates internally also comes from here.
  *
+ * The fast paths, inline here: malloc of up to 1 KiB is a table lookup of
+ * the class and a pop from the loaded magazine; free is the registry, the
+ * page descriptor, a check that the pointer starts an object of its slab
+ * (one multiply by the class's reciprocal), a check that it is not the
+ * object freed just before, and a push.  No lock, no atomic operation, no
+ * call.  Everything else is out of line.
+ *
  * Start-up: the first call may come from ld.so before libc is initialised
  * and before our constructor.  Nothing on the way allocates, calls dlsym,
  * getenv or stdio.  Thread state is reached through an initial-exec TLS
- * pointer that starts at a static empty sentinel, so a thread's first call
- * takes the slow path that sets it up.  The constructor re-reads the
- * environment, creates the thread-exit key and registers fork handlers.
+ * pointer that starts at a static sentinel (magazine.c), so a thread's
+ * first call takes the slow path that sets it up.  The constructor
+ * re-reads the environment, creates the thread-exit key and registers the
+ * fork handlers.
  *
  * Fork: the prepare handler takes every lock in the documented order
- * (thread list, cache locks, then region.c's: grow, regions, huge, meta);
- * the parent releases them, the child re-initialises them.
+ * (thread-cache list, depot locks, cache locks, then region.c's: grow,
+ * regions, huge, meta); the parent releases them, the child re-initialises
+ * them.
  */
 #include "internal.h"
 
@@ -40,32 +52,7 @@
 
 #define SB_ALIAS(target) __attribute__((alias(#target), used, visibility("default")))
 
-/* ---- Per-thread state -------------------------------------------------- */
-
-enum sb_thread_state { SB_THREAD_EMPTY, SB_THREAD_LIVE, SB_THREAD_DEAD };
-
-enum sb_op {
-	SB_OP_MALLOC_SLAB, SB_OP_MALLOC_LARGE, SB_OP_MALLOC_HUGE,
-	SB_OP_FREE_SLAB, SB_OP_FREE_LARGE, SB_OP_FREE_HUGE,
-	SB_OP_REALLOC, SB_OP_REALLOC_IN_PLACE, SB_OP_CALLOC,
-	SB_NR_OPS
-};
-
-struct sb_thread {
-	enum sb_thread_state state;
-	uint64_t ops[SB_NR_OPS];
-	struct sb_thread *next, *prev;
-};
-
-static struct sb_thread thread_empty = { .state = SB_THREAD_EMPTY };
-/* Counts of threads that have exited, and of calls made while exiting. */
-static struct sb_thread thread_gone = { .state = SB_THREAD_DEAD };
-static __thread struct sb_thread *sb_self = &thread_empty;
-
-static pthread_mutex_t thread_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sb_thread *thread_list;
-static pthread_key_t thread_key;
-static bool thread_key_ready;
+/* ---- Start-up ---------------------------------------------------------- */
 
 static int init_state;			/* 0 none, 1 running, 2 done */
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -77,7 +64,7 @@ static SB_COLD void global_init(void)
 		init_state = 1;
 		sb_config_init();
 		if (!sb_region_init())
-			sb_fatal("cannot map the region registry");
+			sb_fatal("cannot initialise regions");
 		sb_slab_init();
 		__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
 	}
@@ -90,62 +77,24 @@ static inline void ensure_init(void)
 		global_init();
 }
 
-static SB_NOINLINE struct sb_thread *thread_slow(void)
-{
-	struct sb_thread *t = sb_self;
-
-	if (t->state == SB_THREAD_DEAD)
-		return &thread_gone;
-	ensure_init();
-	t = sb_meta_alloc(sizeof(*t));
-	if (t == NULL)
-		return &thread_gone;
-	t->state = SB_THREAD_LIVE;
-	sb_self = t;
-	pthread_mutex_lock(&thread_lock);
-	t->next = thread_list;
-	if (thread_list)
-		thread_list->prev = t;
-	thread_list = t;
-	pthread_mutex_unlock(&thread_lock);
-	if (thread_key_ready)
-		pthread_setspecific(thread_key, t);
-	return t;
-}
-
-static inline struct sb_thread *self(void)
-{
-	struct sb_thread *t = sb_self;
-
-	if (sb_unlikely(t->state != SB_THREAD_LIVE))
-		t = thread_slow();
-	return t;
-}
-
-static void thread_exit(void *arg)
-{
-	struct sb_thread *t = arg;
-	unsigned i;
-
-	pthread_mutex_lock(&thread_lock);
-	for (i = 0; i < SB_NR_OPS; i++)
-		thread_gone.ops[i] += t->ops[i];
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		thread_list = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
-	pthread_mutex_unlock(&thread_lock);
-	sb_self = &thread_gone;
-	sb_meta_free(t, sizeof(*t));
-}
-
 /* ---- Allocation -------------------------------------------------------- */
 
-static SB_NOINLINE void *alloc_large(struct sb_thread *t, size_t size, size_t align)
+static inline void *alloc_small(unsigned cls)
+{
+	struct sb_mag *m = sb_tc->bins[cls].loaded;
+	uint32_t r = m->rounds;
+
+	if (sb_likely(r != 0)) {
+		m->rounds = r - 1;
+		return m->objs[r - 1];
+	}
+	return sb_mag_alloc_slow(cls);
+}
+
+static SB_NOINLINE void *alloc_large(size_t size, size_t align)
 {
 	struct sb_huge *h;
+	size_t npages;
 	void *p;
 
 	if (sb_unlikely(size > PTRDIFF_MAX)) {
@@ -154,60 +103,69 @@ static SB_NOINLINE void *alloc_large(struct sb_thread *t, size_t size, size_t al
 	}
 	ensure_init();
 	if (size <= SB_MAX_BLOCK_SIZE && align <= SB_MAX_BLOCK_SIZE) {
-		size_t align_pages = align > SB_PAGE_SIZE ? align >> SB_PAGE_SHIFT : 1;
-		p = sb_buddy_alloc((size + SB_PAGE_SIZE - 1) >> SB_PAGE_SHIFT, align_pages);
-		if (p != NULL)
-			t->ops[SB_OP_MALLOC_LARGE]++;
-		else
+		npages = (size + SB_PAGE_SIZE - 1) >> SB_PAGE_SHIFT;
+		p = sb_buddy_alloc(npages, align > SB_PAGE_SIZE ? align >> SB_PAGE_SHIFT : 1);
+		if (p == NULL)
 			errno = ENOMEM;
 		return p;
 	}
 	h = sb_huge_alloc(size, align);
-	if (h == NULL)
-		return NULL;
-	t->ops[SB_OP_MALLOC_HUGE]++;
-	return h->base;
+	return h != NULL ? h->base : NULL;
 }
 
-static inline void *alloc_small(struct sb_thread *t, unsigned cls)
+static SB_NOINLINE void *malloc_slower(size_t size)
 {
-	void *p = sb_slab_alloc(&sb_size_caches[cls]);
+	ensure_init();
+	if (size <= SB_SMALL_MAX)
+		return alloc_small(sb_size_class(size));
+	return alloc_large(size, 0);
+}
 
-	if (sb_unlikely(p == NULL)) {
-		errno = ENOMEM;
-		return NULL;
+static SB_NOINLINE void *malloc_slow(size_t size)
+{
+	size_t npages = (size + SB_PAGE_SIZE - 1) >> SB_PAGE_SHIFT;
+
+	if (size > SB_SMALL_MAX && npages <= SB_TC_LARGE_PAGES) {
+		struct sb_large_bin *lb = &sb_tc->large[npages];
+
+		if (lb->count != 0)
+			return lb->blocks[--lb->count];
 	}
-	t->ops[SB_OP_MALLOC_SLAB]++;
-	return p;
+	return malloc_slower(size);
 }
 
 static inline void *sb_alloc(size_t size)
 {
-	struct sb_thread *t = self();
+	if (sb_likely(size <= SB_SMALL_MAX)) {
+		unsigned cls = sb_class_lookup[(size + 15) >> 4];
+		struct sb_mag *m = sb_tc->bins[cls].loaded;
+		uint32_t r = m->rounds;
 
-	if (sb_likely(size <= SB_SMALL_MAX))
-		return alloc_small(t, sb_size_class(size));
-	return alloc_large(t, size, 0);
+		if (sb_likely(r != 0)) {
+			m->rounds = r - 1;
+			return m->objs[r - 1];
+		}
+	}
+	return malloc_slow(size);
 }
 
 static void *sb_alloc_aligned(size_t align, size_t size)
 {
-	struct sb_thread *t;
 	size_t rounded;
 	unsigned cls;
 
 	if (align <= SB_ALIGNMENT)
 		return sb_alloc(size);
-	t = self();
+	ensure_init();
 	if (align <= SB_PAGE_SIZE && size <= SB_SMALL_MAX) {
 		rounded = sb_align_up(size ? size : 1, align);
 		if (rounded <= SB_SMALL_MAX) {
 			for (cls = sb_size_class(rounded); cls < sb_nr_classes; cls++)
 				if (sb_size_caches[cls].align >= align)
-					return alloc_small(t, cls);
+					return alloc_small(cls);
 		}
 	}
-	return alloc_large(t, size ? size : 1, align);
+	return alloc_large(size ? size : 1, align);
 }
 
 /* ---- Finding a pointer's block ---------------------------------------- */
@@ -221,8 +179,11 @@ struct sb_block {
 	struct sb_huge *huge;
 };
 
-/* Classify p, a pointer the caller says we handed out; abort if it is not. */
-static inline void find_block(const void *p, const char *func, struct sb_block *b)
+/*
+ * Classify p, a pointer the caller says we handed out; abort, naming func,
+ * if it is not the start of a live object or block.
+ */
+static void find_block(const void *p, const char *func, struct sb_block *b)
 {
 	void *owner = sb_registry_lookup(p);
 
@@ -236,6 +197,8 @@ static inline void find_block(const void *p, const char *func, struct sb_block *
 		b->region = r;
 		b->page = pg;
 		if (sb_likely(state == SB_PAGE_SLAB)) {
+			if (sb_unlikely(!sb_slab_is_object(pg->slab, p)))
+				sb_fatal_pointer(func, "invalid pointer", p);
 			b->kind = SB_KIND_SLAB;
 			return;
 		}
@@ -267,29 +230,141 @@ static inline size_t block_usable(const struct sb_block *b)
 	}
 }
 
-static inline void sb_free_named(void *p, const char *func)
+static SB_NOINLINE void free_slow(void *p, const char *func)
 {
-	struct sb_thread *t;
 	struct sb_block b;
+	struct sb_mag *m;
+	unsigned cls;
 
-	if (sb_unlikely(p == NULL))
+	if (p == NULL)
 		return;
-	t = self();
 	find_block(p, func, &b);
+	if (b.kind == SB_KIND_LARGE && b.page->npages <= SB_TC_LARGE_PAGES &&
+	    sb_tc_large_free(b.page->npages, p, func))
+		return;
 	switch (b.kind) {
 	case SB_KIND_SLAB:
-		sb_slab_free(b.page->slab, p, func);
-		t->ops[SB_OP_FREE_SLAB]++;
-		break;
+		cls = b.page->order;
+		if (cls == SB_NO_CLASS) {
+			sb_slab_free(b.page->slab, p, func);
+			return;
+		}
+		m = sb_tc->bins[cls].loaded;
+		if (m->rounds > 0 && m->objs[m->rounds - 1] == p)
+			sb_fatal_pointer(func, "double free", p);
+		sb_mag_free_slow(cls, p);
+		return;
 	case SB_KIND_LARGE:
 		sb_buddy_free(b.region, p);
-		t->ops[SB_OP_FREE_LARGE]++;
-		break;
+		return;
 	case SB_KIND_HUGE:
 		sb_huge_free(b.huge);
-		t->ops[SB_OP_FREE_HUGE]++;
-		break;
+		return;
 	}
+}
+
+/*
+ * If p is the start of an object in a size-class slab, its class's entry;
+ * otherwise NULL and the slow path sorts it out.  Reads only the registry,
+ * the page descriptor, the slab descriptor and the class table.
+ */
+static inline const struct sb_class_info *small_object(const void *p)
+{
+	uintptr_t a = (uintptr_t)p, off;
+	const struct sb_region *r;
+	const struct sb_page *pg;
+	const struct sb_class_info *ci;
+
+	if (sb_unlikely((a >> SB_REGION_SHIFT) >= SB_REGISTRY_ENTRIES))
+		return NULL;
+	r = sb_registry[a >> SB_REGION_SHIFT];
+	if (sb_unlikely(r == NULL))
+		return NULL;
+	pg = &r->pages[(a & SB_REGION_MASK) >> SB_PAGE_SHIFT];
+	if (sb_unlikely(pg->state != SB_PAGE_SLAB))
+		return NULL;
+	ci = &sb_class_info[pg->order];
+	off = a - (uintptr_t)pg->slab->objs;
+	if (sb_unlikely(off >= ci->span ||
+			((off * (uint64_t)ci->recip) >> 32) * ci->size != off))
+		return NULL;
+	return ci;
+}
+
+static inline size_t class_index(const struct sb_class_info *ci)
+{
+	return (size_t)(ci - sb_class_info);
+}
+
+/* Push p, a validated object of class ci, onto this thread's magazine. */
+static inline void push_object(const struct sb_class_info *ci, void *p, const char *func)
+{
+	struct sb_mag *m = sb_tc->bins[class_index(ci)].loaded;
+	size_t r = m->rounds;
+
+	if (sb_likely(r < m->cap)) {
+		/* At r == 0 this reads m->next: never a user object. */
+		if (sb_unlikely((m->objs + r)[-1] == p))
+			sb_fatal_pointer(func, "double free", p);
+		m->objs[r] = p;
+		m->rounds = (uint32_t)r + 1;
+		return;
+	}
+	free_slow(p, func);
+}
+
+/*
+ * free of a pointer whose page descriptor pg is not a slab page: the common
+ * case is a page block of up to 64 KiB, kept in the thread's cache after a
+ * look at the descriptor and the bin; the rest goes to free_slow().
+ */
+static SB_NOINLINE void free_page(struct sb_page *pg, void *p, const char *func)
+{
+	struct sb_tcache *tc = sb_tc;
+	struct sb_large_bin *lb;
+	uint32_t i, n = pg->npages;
+
+	if (pg->state != SB_PAGE_LARGE || n > SB_TC_LARGE_PAGES ||
+	    ((uintptr_t)p & (SB_PAGE_SIZE - 1)) != 0 || tc->state != SB_TC_LIVE)
+		goto slow;
+	lb = &tc->large[n];
+	if (lb->count == SB_TC_LARGE_DEPTH)
+		goto slow;
+	for (i = 0; i < lb->count; i++)
+		if (sb_unlikely(lb->blocks[i] == p))
+			sb_fatal_pointer(func, "double free", p);
+	lb->blocks[lb->count++] = p;
+	return;
+slow:
+	free_slow(p, func);
+}
+
+static inline void sb_free_named(void *p, const char *func)
+{
+	uintptr_t a = (uintptr_t)p, off;
+	const struct sb_class_info *ci;
+	struct sb_region *r;
+	struct sb_page *pg;
+
+	if (sb_unlikely((a >> SB_REGION_SHIFT) >= SB_REGISTRY_ENTRIES))
+		goto slow;
+	r = sb_registry[a >> SB_REGION_SHIFT];
+	if (sb_unlikely(r == NULL))
+		goto slow;
+	pg = sb_region_page(r, p);
+	if (sb_unlikely(pg->state != SB_PAGE_SLAB)) {
+		free_page(pg, p, func);
+		return;
+	}
+	ci = &sb_class_info[pg->order];
+	off = a - (uintptr_t)pg->slab->objs;
+	if (sb_unlikely(off >= ci->span ||
+			((off * (uint64_t)ci->recip) >> 32) * ci->size != off))
+		goto slow;
+	push_object(ci, p, func);
+	return;
+slow:
+	free_slow(p, func);
 }
 
 /* ---- The public functions --------------------------------------------- */
@@ -336,13 +411,12 @@ void *sb_impl_calloc(size_t n, size_t size)
 	p = sb_alloc(total);
 	if (sb_unlikely(p == NULL))
 		return NULL;
-	sb_self->ops[SB_OP_CALLOC]++;
-	if (total > SB_MAX_BLOCK_SIZE)
+	if (sb_unlikely(total > SB_MAX_BLOCK_SIZE))
 		return p;	/* a huge block is always a fresh mapping: it reads zero */
 	return memset(p, 0, total);
 }
 
-static void *realloc_move(void *p, size_t old, size_t size)
+static SB_NOINLINE void *realloc_move(void *p, size_t old, size_t size)
 {
 	void *q = sb_alloc(size);
 
@@ -353,9 +427,8 @@ static void *realloc_move(void *p, size_t old, size_t size)
 	return q;
 }
 
-void *sb_impl_realloc(void *p, size_t size)
+static SB_NOINLINE void *realloc_slow(void *p, size_t size)
 {
-	struct sb_thread *t;
 	struct sb_block b;
 	size_t old;
 
@@ -369,32 +442,49 @@ void *sb_impl_realloc(void *p, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	t = self();
-	t->ops[SB_OP_REALLOC]++;
 	find_block(p, "realloc", &b);
 	old = block_usable(&b);
 	switch (b.kind) {
 	case SB_KIND_SLAB:
-		if (size <= old && size >= old / 2) {
-			t->ops[SB_OP_REALLOC_IN_PLACE]++;
+		if (size <= old && size >= old / 2)
 			return p;
-		}
 		break;
 	case SB_KIND_LARGE:
 		if (size > SB_SMALL_MAX && size <= SB_MAX_BLOCK_SIZE &&
-		    sb_buddy_resize(b.region, p, (size + SB_PAGE_SIZE - 1) >> SB_PAGE_SHIFT)) {
-			t->ops[SB_OP_REALLOC_IN_PLACE]++;
+		    sb_buddy_resize(b.region, p, (size + SB_PAGE_SIZE - 1) >> SB_PAGE_SHIFT))
 			return p;
-		}
 		break;
 	case SB_KIND_HUGE:
-		if (size > SB_MAX_BLOCK_SIZE && sb_huge_resize(&b.huge, size)) {
-			t->ops[SB_OP_REALLOC_IN_PLACE]++;
+		if (size > SB_MAX_BLOCK_SIZE && sb_huge_resize(&b.huge, size))
 			return b.huge->base;
-		}
 		break;
 	}
 	return realloc_move(p, old, size);
+}
+
+/* Move a small object to a new one of size (0 < size <= SB_SMALL_MAX). */
+static SB_NOINLINE void *realloc_small_move(const struct sb_class_info *ci, void *p, size_t size)
+{
+	void *q = sb_alloc(size);
+
+	if (sb_unlikely(q == NULL))
+		return NULL;
+	memcpy(q, p, size < ci->size ? size : ci->size);
+	push_object(ci, p, "realloc");
+	return q;
+}
+
+void *sb_impl_realloc(void *p, size_t size)
+{
+	const struct sb_class_info *ci = small_object(p);
+
+	if (sb_likely(ci != NULL)) {
+		if (sb_likely(size - ci->keep_min <= ci->size - ci->keep_min))
+			return p;
+		if (size - 1 < SB_SMALL_MAX)
+			return realloc_small_move(ci, p, size);
+	}
+	return realloc_slow(p, size);
 }
 
 void *sb_impl_reallocarray(void *p, size_t n, size_t size)
@@ -469,7 +559,12 @@ int sb_impl_malloc_trim(size_t pad)
 {
 	size_t released;
 
+	struct sb_cache *c;
+
 	ensure_init();
+	sb_tc_flush();
+	for (c = sb_cache_list(); c != NULL; c = c->next)
+		sb_depot_reap(c, true);
 	released = sb_slab_reclaim();
 	released += sb_buddy_trim();
 	return released > 0;
@@ -562,7 +657,7 @@ int __posix_memalign(void **memptr, size_t align, size_t size) SB_ALIAS(sb_impl_
 static void fork_prepare(void)
 {
 	ensure_init();
-	pthread_mutex_lock(&thread_lock);
+	sb_mag_fork_prepare();
 	sb_slab_fork_prepare();
 	sb_region_fork_prepare();
 }
@@ -571,27 +666,20 @@ static void fork_parent(void)
 {
 	sb_region_fork_parent();
 	sb_slab_fork_parent();
-	pthread_mutex_unlock(&thread_lock);
+	sb_mag_fork_parent();
 }
 
 static void fork_child(void)
 {
 	sb_region_fork_child();
 	sb_slab_fork_child();
-	pthread_mutex_init(&thread_lock, NULL);
+	sb_mag_fork_child();
 }
 
 __attribute__((constructor)) static void sb_constructor(void)
 {
-	struct sb_thread *t;
-
 	ensure_init();
 	sb_config_init();
-	t = self();
-	if (pthread_key_create(&thread_key, thread_exit) == 0) {
-		thread_key_ready = true;
-		if (t->state == SB_THREAD_LIVE)
-			pthread_setspecific(thread_key, t);
-	}
+	sb_mag_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }

@@ -21,9 +21,11 @@
  * first and fall back the same way.
  *
  * The registry maps addr >> SB_REGION_SHIFT to the region or huge block
- * that owns that 32 MiB of address space, or NULL.  It is a flat array of
- * 2^22 pointers mapped with MAP_NORESERVE: only entries that were written
- * cost memory.  Deciding whether a pointer is ours reads the registry only,
+ * that owns that 32 MiB of address space, or NULL (see internal.h for how
+ * huge blocks are entered).  It is a flat array of 2^22 pointers in .bss:
+ * only pages of it that were written cost memory, and the free path reads
+ * it at a link-time address.
+ * Deciding whether a pointer is ours reads the registry only,
  * never the pointer's memory.  Entries are written before the memory is
  * handed out and cleared before it is unmapped.
  *
@@ -60,7 +62,9 @@
 #define SB_MAX_REGIONS 65536		/* 2 TiB of regions */
 #define HUGETLB_BACKOFF 8
 
-void **sb_registry;
+struct sb_region *sb_registry[SB_REGISTRY_ENTRIES];
+struct sb_huge *sb_huge_registry[SB_REGISTRY_ENTRIES];
+struct sb_region sb_huge_stub = { .kind = SB_MAP_HUGE };
 struct sb_region **sb_regions;
 static struct sb_region *region_table[SB_MAX_REGIONS];
 static size_t nr_regions;		/* published with release ordering */
@@ -214,17 +218,9 @@ const char *sb_backing_name(enum sb_backing b)
 
 bool sb_region_init(void)
 {
-	void *reg;
-
-	if (sb_registry != NULL)
-		return true;
-	reg = os_reserve(SB_REGISTRY_ENTRIES * sizeof(void *));
-	if (reg == NULL || mprotect(reg, SB_REGISTRY_ENTRIES * sizeof(void *),
-				    PROT_READ | PROT_WRITE) != 0)
-		return false;
-	thp_mode = read_thp_mode();
+	if (thp_mode < 0)
+		thp_mode = read_thp_mode();
 	sb_regions = region_table;
-	__atomic_store_n(&sb_registry, (void **)reg, __ATOMIC_RELEASE);
 	return true;
 }
 
@@ -233,13 +229,15 @@ size_t sb_region_count(void)
 	return __atomic_load_n(&nr_regions, __ATOMIC_ACQUIRE);
 }
 
-static void registry_set(char *base, size_t len, void *owner)
+static void registry_set(char *base, size_t len, struct sb_region *r, struct sb_huge *h)
 {
 	uintptr_t i = (uintptr_t)base >> SB_REGION_SHIFT;
 	uintptr_t end = ((uintptr_t)base + len + SB_REGION_MASK) >> SB_REGION_SHIFT;
 
-	for (; i < end; i++)
-		__atomic_store_n(&sb_registry[i], owner, __ATOMIC_RELEASE);
+	for (; i < end; i++) {
+		sb_huge_registry[i] = h;
+		__atomic_store_n(&sb_registry[i], h ? &sb_huge_stub : r, __ATOMIC_RELEASE);
+	}
 }
 
 struct sb_region *sb_region_create(void)
@@ -280,7 +278,7 @@ struct sb_region *sb_region_create(void)
 		hugetlb_regions++;
 	else if (backing == SB_BACKING_THP)
 		thp_regions++;
-	registry_set(base, SB_REGION_SIZE, r);
+	registry_set(base, SB_REGION_SIZE, r, NULL);
 	region_table[nr_regions] = r;
 	__atomic_store_n(&nr_regions, nr_regions + 1, __ATOMIC_RELEASE);
 out:
@@ -328,7 +326,7 @@ struct sb_huge *sb_huge_alloc(size_t size, size_t align)
 	h->size = len;
 	h->reserved = reserved;
 	pthread_mutex_lock(&huge_lock);
-	registry_set(base, reserved, h);
+	registry_set(base, reserved, NULL, h);
 	h->prev = NULL;
 	h->next = huge_list;
 	if (huge_list)
@@ -356,7 +354,7 @@ static void huge_unlink(struct sb_huge *h)
 void sb_huge_free(struct sb_huge *h)
 {
 	pthread_mutex_lock(&huge_lock);
-	registry_set(h->base, h->reserved, NULL);
+	registry_set(h->base, h->reserved, NULL, NULL);
 	huge_unlink(h);
 	huge_count--;
 	huge_bytes -= h->size;
@@ -425,8 +423,8 @@ bool sb_huge_resize(struct sb_huge **hp, size_t size)
 		return false;
 	}
 	pthread_mutex_lock(&huge_lock);
-	registry_set(h->base, h->reserved, NULL);
-	registry_set(base, reserved, h);
+	registry_set(h->base, h->reserved, NULL, NULL);
+	registry_set(base, reserved, NULL, h);
 	huge_bytes += len;
 	huge_bytes -= h->size;
 	pthread_mutex_unlock(&huge_lock);
@@ -441,7 +439,7 @@ bool sb_huge_resize(struct sb_huge **hp, size_t size)
 
 #define META_CHUNK ((size_t)64 << 10)
 #define META_QUANTUM 16
-#define META_MAX 512
+#define META_MAX 4096
 
 struct meta_free {
 	struct meta_free *next;

@@ -9,9 +9,9 @@
  * by the buddy allocator, where rounding wastes less than 4 KiB, again
  * under 25%.
  *
- * Sizes up to 1 KiB map to their class through a table indexed by
- * (size + 15) / 16; larger ones through the position of their top bit.
- * The table is filled once, at initialisation; afterwards it is read-only.
+ * Every size maps to its class through a 1 KiB table indexed by
+ * (size + 15) / 16, filled once at initialisation from the position of the
+ * size's top bit; afterwards it is read-only.
  */
 #include "internal.h"
 

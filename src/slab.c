@@ -44,6 +44,7 @@
 #define SLAB_MAX_PAGES 8
 
 struct sb_cache sb_size_caches[SB_NR_CLASSES];
+struct sb_class_info sb_class_info[256];
 static struct sb_cache *cache_head;
 
 static void list_insert(struct sb_cache *c, struct sb_slab *s, enum sb_slab_list l)
@@ -85,6 +86,11 @@ void sb_cache_setup(struct sb_cache *c, const char *name, size_t size, size_t al
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
 	strncpy(c->name, name, SB_CACHE_NAME_MAX - 1);
+	if (align > natural) {
+		/* The stride must keep every object aligned. */
+		size = sb_align_up(size, align);
+		natural = size & (~size + 1);
+	}
 	if (natural > SB_PAGE_SIZE)
 		natural = SB_PAGE_SIZE;
 	if (align < natural)
@@ -115,6 +121,8 @@ void sb_cache_setup(struct sb_cache *c, const char *name, size_t size, size_t al
 	c->colour_step = (uint32_t)(align > SB_CACHE_LINE ? align : SB_CACHE_LINE);
 	c->colour_count = (uint16_t)((slab_bytes - n * size) / c->colour_step + 1);
 	c->reserve = 1;
+	c->class_index = SB_NO_CLASS;
+	sb_depot_init(c);
 	c->next = cache_head;
 	cache_head = c;
 }
@@ -129,6 +137,11 @@ void sb_slab_init(void)
 		memcpy(name, "malloc-", 7);
 		sb_fmt_u64(name + 7, sizeof(name) - 7, sb_class_size[i]);
 		sb_cache_setup(&sb_size_caches[i], name, sb_class_size[i], 0);
+		sb_size_caches[i].class_index = (uint8_t)i;
+		sb_class_info[i].size = sb_size_caches[i].size;
+		sb_class_info[i].span = (uint32_t)sb_size_caches[i].objs_per_slab * sb_size_caches[i].size;
+		sb_class_info[i].recip = (uint32_t)sb_size_caches[i].recip;
+		sb_class_info[i].keep_min = sb_size_caches[i].size / 2;
 	}
 }
 
@@ -172,6 +185,7 @@ static struct sb_slab *slab_create(struct sb_cache *c)
 	pg = sb_region_page(r, mem);
 	for (i = 0; i < c->pages_per_slab; i++) {
 		pg[i].slab = s;
+		pg[i].order = c->class_index;
 		__atomic_store_n(&pg[i].state, SB_PAGE_SLAB, __ATOMIC_RELEASE);
 	}
 	c->slabs_created++;
@@ -206,37 +220,67 @@ static SB_COLD void poison_verify(struct sb_cache *c, const unsigned char *p)
 		}
 }
 
+/* A slab with a free object: partial first, then empty, then a new one. */
+static struct sb_slab *slab_with_room(struct sb_cache *c)
+{
+	struct sb_slab *s = c->lists[SB_SLAB_PARTIAL].first;
+
+	if (sb_likely(s != NULL))
+		return s;
+	s = c->lists[SB_SLAB_EMPTY].first;
+	if (s != NULL) {
+		list_move(c, s, SB_SLAB_PARTIAL);
+		return s;
+	}
+	return slab_create(c);
+}
+
+/* Take up to n objects from s (which has at least one free). */
+static unsigned slab_take(struct sb_cache *c, struct sb_slab *s, void **out, unsigned n)
+{
+	unsigned w = s->hint, got = 0, b;
+
+	while (got < n && s->nfree > 0) {
+		while (s->free_bits[w] == 0)
+			w++;
+		b = (unsigned)__builtin_ctzll(s->free_bits[w]);
+		s->free_bits[w] &= s->free_bits[w] - 1;
+		out[got] = s->objs + (size_t)(w * 64 + b) * c->size;
+		if (sb_unlikely(s->poisoned))
+			poison_verify(c, out[got]);
+		got++;
+		s->nfree--;
+	}
+	s->hint = (uint16_t)w;
+	if (s->nfree == 0)
+		list_move(c, s, SB_SLAB_FULL);
+	c->active_objs += got;
+	return got;
+}
+
 void *sb_slab_alloc(struct sb_cache *c)
 {
 	struct sb_slab *s;
-	unsigned w, b;
-	void *p;
+	void *p = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	s = c->lists[SB_SLAB_PARTIAL].first;
-	if (sb_unlikely(s == NULL)) {
-		s = c->lists[SB_SLAB_EMPTY].first;
-		if (s != NULL)
-			list_move(c, s, SB_SLAB_PARTIAL);
-		else if ((s = slab_create(c)) == NULL) {
-			pthread_mutex_unlock(&c->lock);
-			return NULL;
-		}
-	}
-	w = s->hint;
-	while (s->free_bits[w] == 0)
-		w++;
-	b = (unsigned)__builtin_ctzll(s->free_bits[w]);
-	s->free_bits[w] &= s->free_bits[w] - 1;
-	s->hint = (uint16_t)w;
-	if (--s->nfree == 0)
-		list_move(c, s, SB_SLAB_FULL);
-	c->active_objs++;
-	p = s->objs + (size_t)(w * 64 + b) * c->size;
-	if (sb_unlikely(s->poisoned))
-		poison_verify(c, p);
+	s = slab_with_room(c);
+	if (s != NULL)
+		slab_take(c, s, &p, 1);
 	pthread_mutex_unlock(&c->lock);
 	return p;
+}
+
+unsigned sb_slab_alloc_batch(struct sb_cache *c, void **out, unsigned n)
+{
+	struct sb_slab *s;
+	unsigned got = 0;
+
+	pthread_mutex_lock(&c->lock);
+	while (got < n && (s = slab_with_room(c)) != NULL)
+		got += slab_take(c, s, out + got, n - got);
+	pthread_mutex_unlock(&c->lock);
+	return got;
 }
 
 /* Index of the object at p in s, or -1 if p is not the start of one. */
@@ -259,18 +303,12 @@ bool sb_slab_is_object(const struct sb_slab *s, const void *p)
 	return object_index(s, p) >= 0;
 }
 
-void sb_slab_free(struct sb_slab *s, void *p, const char *func)
+/* Put the object at idx of s back; the cache lock is held. */
+static void slab_put(struct sb_cache *c, struct sb_slab *s, void *p, long idx, const char *func)
 {
-	struct sb_cache *c = s->cache;
-	long idx = object_index(s, p);
-	uint64_t bit;
-	unsigned w;
+	unsigned w = (unsigned)idx / 64;
+	uint64_t bit = (uint64_t)1 << (idx % 64);
 
-	if (sb_unlikely(idx < 0))
-		sb_fatal_pointer(func, "invalid pointer", p);
-	w = (unsigned)idx / 64;
-	bit = (uint64_t)1 << (idx % 64);
-	pthread_mutex_lock(&c->lock);
 	if (sb_unlikely(s->free_bits[w] & bit)) {
 		pthread_mutex_unlock(&c->lock);
 		sb_fatal_pointer(func, "double free", p);
@@ -288,6 +326,37 @@ void sb_slab_free(struct sb_slab *s, void *p, const char *func)
 			slab_destroy(c, s);
 		else
 			list_move(c, s, SB_SLAB_EMPTY);
+	}
+}
+
+void sb_slab_free(struct sb_slab *s, void *p, const char *func)
+{
+	struct sb_cache *c = s->cache;
+	long idx = object_index(s, p);
+
+	if (sb_unlikely(idx < 0))
+		sb_fatal_pointer(func, "invalid pointer", p);
+	pthread_mutex_lock(&c->lock);
+	slab_put(c, s, p, idx, func);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void sb_slab_free_batch(struct sb_cache *c, void *const *objs, unsigned n)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < n; i++) {
+		void *p = objs[i];
+		struct sb_region *r = sb_registry_lookup(p);
+		struct sb_slab *s = sb_region_page(r, p)->slab;
+		long idx = object_index(s, p);
+
+		if (sb_unlikely(idx < 0 || s->cache != c)) {
+			pthread_mutex_unlock(&c->lock);
+			sb_fatal_pointer("free", "invalid pointer", p);
+		}
+		slab_put(c, s, p, idx, "free");
 	}
 	pthread_mutex_unlock(&c->lock);
 }
