@@ -123,16 +123,19 @@ static int read_thp_mode(void)
 	return 0;
 }
 
+/* hugetlb_skip is shared by region and huge-block creation: atomics. */
 static bool want_hugetlb(void)
 {
 	enum sb_hugepages_mode m = sb_config.hugepages;
+	unsigned skip;
 
 	if (m != SB_HUGEPAGES_AUTO && m != SB_HUGEPAGES_HUGETLB)
 		return false;
-	if (hugetlb_skip > 0) {
-		hugetlb_skip--;
-		return false;
-	}
+	skip = __atomic_load_n(&hugetlb_skip, __ATOMIC_RELAXED);
+	while (skip > 0)
+		if (__atomic_compare_exchange_n(&hugetlb_skip, &skip, skip - 1, false,
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			return false;
 	return true;
 }
 
@@ -168,7 +171,7 @@ static bool os_commit(char *addr, size_t len, unsigned index, enum sb_backing *b
 		}
 		if (p != MAP_FAILED)
 			munmap(p, len);	/* old kernel: the hint was not honoured */
-		hugetlb_skip = HUGETLB_BACKOFF;
+		__atomic_store_n(&hugetlb_skip, HUGETLB_BACKOFF, __ATOMIC_RELAXED);
 		p = mmap(addr, len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 		if (p != addr) {
@@ -379,19 +382,11 @@ static bool huge_resize_in_place(struct sb_huge *h, size_t len)
 		if (h->backing == SB_BACKING_THP)
 			madvise(h->base + h->size, len - h->size, MADV_HUGEPAGE);
 	} else if (len < h->size) {
-		if (h->backing == SB_BACKING_HUGETLB) {
-			if (munmap(h->base + len, h->size - len) != 0)
-				return false;
-			p = mmap(h->base + len, h->size - len, PROT_NONE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-				 MAP_FIXED_NOREPLACE, -1, 0);
-			(void)p;	/* a lost hole only shrinks the reservation */
-		} else {
-			p = mmap(h->base + len, h->size - len, PROT_NONE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-			if (p == MAP_FAILED)
-				return false;
-		}
+		/* Our own range (2 MiB multiples for hugetlb): replace in place. */
+		p = mmap(h->base + len, h->size - len, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+		if (p == MAP_FAILED)
+			return false;
 	}
 	return true;
 }

@@ -85,6 +85,11 @@ void sb_cache_setup(struct sb_cache *c, const char *name, size_t size, size_t al
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
 	strncpy(c->name, name, SB_CACHE_NAME_MAX - 1);
+	if (align > natural) {
+		/* The stride must keep every object aligned. */
+		size = sb_align_up(size, align);
+		natural = size & (~size + 1);
+	}
 	if (natural > SB_PAGE_SIZE)
 		natural = SB_PAGE_SIZE;
 	if (align < natural)
