@@ -94,6 +94,7 @@ enum sb_hugepages_mode {
 
 struct sb_config {
 	enum sb_hugepages_mode hugepages;
+	bool hugepages_set;		/* SBMALLOC_HUGEPAGES was given */
 	bool check;			/* SBMALLOC_CHECK=1: extra consistency checks */
 	size_t dirty_max;		/* free-but-resident bytes kept before purging */
 	bool secure;			/* AT_SECURE: the environment was ignored */

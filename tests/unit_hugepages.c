@@ -275,6 +275,60 @@ TEST(with_room_for_one_region_the_first_is_hugetlb_and_the_second_falls_back)
 	with_huge_pages(20, REGION_HUGE_PAGES, work_one_region_of_huge_pages);
 }
 
+/* ---- A forked child of a hugetlb heap ------------------------------------- */
+
+/*
+ * With the pool used up by our region, a child writing to a MAP_PRIVATE
+ * hugetlb page it shares with its parent would need a new huge page for the
+ * copy and get SIGBUS.  The fork handler gives the child ordinary pages
+ * holding the same data first.
+ */
+static void work_fork_child(void)
+{
+	enum { BLOCKS = SB_REGION_PAGES / SB_MAX_BLOCK_PAGES };
+	struct sb_region *r;
+	char *blocks[BLOCKS];
+	int status, i;
+	pid_t pid;
+
+	sb_config.hugepages = SB_HUGEPAGES_AUTO;
+	need_available(REGION_HUGE_PAGES, "before the region");
+	for (i = 0; i < BLOCKS; i++) {
+		blocks[i] = sb_buddy_alloc(SB_MAX_BLOCK_PAGES, 1);
+		CHECK(blocks[i] != NULL);
+		touch_every_page(blocks[i], SB_MAX_BLOCK_SIZE, (char)(i + 1));
+	}
+	r = sb_registry_lookup(blocks[0]);
+	if (r->backing != SB_BACKING_HUGETLB)
+		tap_skip("the region did not get huge pages");
+	CHECK(sb_region_count() == 1);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		sb_region_fork_child();		/* what the atfork handler runs */
+		for (i = 0; i < BLOCKS; i++) {
+			size_t off;
+
+			for (off = 0; off < SB_MAX_BLOCK_SIZE; off += SB_PAGE_SIZE) {
+				if (blocks[i][off] != (char)(i + 1))
+					_exit(3);
+				blocks[i][off] = (char)(i + 100);	/* copy on write */
+			}
+		}
+		_exit(r->backing == SB_BACKING_4K && my_hugetlb_kb() == 0 ? 0 : 4);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECKF(!WIFSIGNALED(status), "child killed by signal %d", WTERMSIG(status));
+	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status 0x%x", status);
+	CHECK(r->backing == SB_BACKING_HUGETLB);
+	CHECK(blocks[BLOCKS - 1][0] == (char)BLOCKS);
+}
+
+TEST(a_forked_child_gets_ordinary_pages_with_the_data_of_a_hugetlb_region)
+{
+	with_huge_pages(REGION_HUGE_PAGES, REGION_HUGE_PAGES, work_fork_child);
+}
+
 /* ---- Case 3: running out in the middle of a run --------------------------- */
 
 #define RUN_REGIONS 4
@@ -396,5 +450,6 @@ int main(int argc, char **argv)
 		with_room_for_one_region_the_first_is_hugetlb_and_the_second_falls_back,
 		running_out_of_huge_pages_mid_run_moves_later_regions_to_ordinary_pages,
 		purged_hugetlb_blocks_read_zero_and_can_be_written_again,
-		after_a_refusal_the_next_8_regions_do_not_try_hugetlb));
+		after_a_refusal_the_next_8_regions_do_not_try_hugetlb,
+		a_forked_child_gets_ordinary_pages_with_the_data_of_a_hugetlb_region));
 }

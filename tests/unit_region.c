@@ -226,7 +226,7 @@ TEST(hugepages_off_gives_4k_backing)
 	CHECKF(anon_huge == 0, "AnonHugePages: %ld kB", anon_huge);
 }
 
-TEST(hugepages_thp_advises_transparent_huge_pages)
+TEST(explicit_thp_advises_transparent_huge_pages_from_the_first_region)
 {
 	char mode[128] = "", flags[256];
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
@@ -237,11 +237,36 @@ TEST(hugepages_thp_advises_transparent_huge_pages)
 		tap_skip("transparent huge pages are not available");
 	fclose(f);
 	sb_config.hugepages = SB_HUGEPAGES_THP;
+	sb_config.hugepages_set = true;
 	r = new_region();
 	CHECKF(r->backing == SB_BACKING_THP, "backing %s", sb_backing_name(r->backing));
 	CHECK(smaps_of(r->base, flags, sizeof(flags), &anon_huge));
 	CHECKF(has_flag(flags, "hg"), "VmFlags:%s", flags);
 	CHECKF(!has_flag(flags, "ht") && !has_flag(flags, "nh"), "VmFlags:%s", flags);
+}
+
+TEST(default_mode_keeps_the_first_region_on_4k_pages_and_advises_thp_after)
+{
+	char mode[128] = "", flags[256];
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	struct sb_region *first, *second;
+	long anon_huge;
+
+	if (f == NULL || fgets(mode, sizeof(mode), f) == NULL || !strstr(mode, "[madvise]"))
+		tap_skip("transparent huge pages are not in madvise mode");
+	fclose(f);
+	CHECK(unsetenv("SBMALLOC_HUGEPAGES") == 0);
+	sb_config_init();
+	CHECK(sb_config.hugepages == SB_HUGEPAGES_THP && !sb_config.hugepages_set);
+	CHECK(sb_region_count() == 0);
+	first = new_region();
+	second = new_region();
+	CHECKF(first->backing == SB_BACKING_4K, "first %s", sb_backing_name(first->backing));
+	CHECKF(second->backing == SB_BACKING_THP, "second %s", sb_backing_name(second->backing));
+	CHECK(smaps_of(first->base, flags, sizeof(flags), &anon_huge));
+	CHECKF(!has_flag(flags, "hg"), "VmFlags:%s", flags);
+	CHECK(smaps_of(second->base, flags, sizeof(flags), &anon_huge));
+	CHECKF(has_flag(flags, "hg"), "VmFlags:%s", flags);
 }
 
 /* ---- Huge blocks ---------------------------------------------------------- */
@@ -448,7 +473,8 @@ int main(int argc, char **argv)
 			registry_lookup_is_null_outside_every_region_and_never_reads_the_address,
 			region_counters_count_regions,
 			hugepages_off_gives_4k_backing,
-			hugepages_thp_advises_transparent_huge_pages,
+			explicit_thp_advises_transparent_huge_pages_from_the_first_region,
+			default_mode_keeps_the_first_region_on_4k_pages_and_advises_thp_after,
 			huge_block_is_aligned_writable_and_registered_over_its_reservation,
 			huge_block_without_alignment_is_region_aligned_and_registered,
 			huge_resize_grows_in_place_within_the_reservation,
