@@ -342,5 +342,4 @@ void sb_buddy_counters(struct sb_region *r, struct sb_buddy_counters *out)
 	for (o = 0; o < SB_NR_ORDERS; o++)
 		out->nr_free[o] = r->nr_free[o];
 	pthread_mutex_unlock(&r->lock);
-	out->large_pages = 0;
 }

@@ -8,7 +8,8 @@
  * sb_config_init() may run before environ is set; the library constructor
  * runs it again, so settings apply from then on.
  *
- *   SBMALLOC_HUGEPAGES=auto|hugetlb|thp|off   backing of regions (region.c)
+ *   SBMALLOC_HUGEPAGES=auto|hugetlb|thp|off   backing of regions (region.c);
+ *                                             unset: thp, first region 4k
  *   SBMALLOC_CHECK=1                          extra consistency checks
  *   SBMALLOC_DIRTY_MAX=<bytes>[k|m|g]         free memory kept resident
  */
@@ -22,7 +23,7 @@
 extern char **environ;
 
 struct sb_config sb_config = {
-	.hugepages = SB_HUGEPAGES_AUTO,
+	.hugepages = SB_HUGEPAGES_THP,
 	.check = false,
 	.dirty_max = (size_t)16 << 20,
 	.secure = false,
@@ -68,6 +69,8 @@ void sb_config_init(void)
 	sb_config.secure = getauxval(AT_SECURE) != 0;
 #endif
 	v = sb_env("SBMALLOC_HUGEPAGES");
+	sb_config.hugepages_set = v != NULL;
+	sb_config.hugepages = SB_HUGEPAGES_THP;
 	if (v != NULL) {
 		if (strcmp(v, "hugetlb") == 0)
 			sb_config.hugepages = SB_HUGEPAGES_HUGETLB;

@@ -98,6 +98,7 @@ enum sb_hugepages_mode {
 
 struct sb_config {
 	enum sb_hugepages_mode hugepages;
+	bool hugepages_set;		/* SBMALLOC_HUGEPAGES was given */
 	bool check;			/* SBMALLOC_CHECK=1: extra consistency checks */
 	size_t dirty_max;		/* free-but-resident bytes kept before purging */
 	bool secure;			/* AT_SECURE: the environment was ignored */
@@ -237,7 +238,6 @@ size_t sb_region_count(void);
 
 /* Give resident pages back to the OS; the range stays mapped, reads zero. */
 void sb_os_purge(void *addr, size_t len);
-/* Could every byte in [addr, addr+len) still hold old data? */
 const char *sb_backing_name(enum sb_backing b);
 
 struct sb_huge *sb_huge_alloc(size_t size, size_t align);
@@ -282,7 +282,7 @@ bool sb_buddy_resize(struct sb_region *r, void *p, size_t npages);
 size_t sb_buddy_trim(void);
 
 struct sb_buddy_counters {
-	size_t free_pages, dirty_pages, used_pages, large_pages;
+	size_t free_pages, dirty_pages, used_pages;
 	size_t nr_free[SB_NR_ORDERS];
 };
 void sb_buddy_counters(struct sb_region *r, struct sb_buddy_counters *out);
@@ -294,7 +294,7 @@ void sb_buddy_counters(struct sb_region *r, struct sb_buddy_counters *out);
  * above 64 bytes is rounded up by more than 25%.
  */
 #define SB_SMALL_MAX 16384
-#define SB_NR_CLASSES 48
+#define SB_NR_CLASSES 36
 #define SB_CLASS_LOOKUP_MAX SB_SMALL_MAX
 
 extern uint8_t sb_class_lookup[SB_CLASS_LOOKUP_MAX / 16 + 1];

@@ -14,11 +14,17 @@
  *            refusal the next 8 attempts are skipped (as mimalloc does).
  *   thp      plain pages with madvise(MADV_HUGEPAGE).
  *   4k       plain pages (MADV_NOHUGEPAGE when the mode is "off").
- * auto, the default, tries hugetlb (free when the administrator reserved a
- * pool, and refused at once when not), then THP for every region after the
- * first, so that a small program does not turn its first few pages of heap
- * into 2 MiB of resident memory, then 4k.  "hugetlb" and "thp" force those
- * first and fall back the same way.
+ * Modes:
+ *   thp      (the default) THP for every region after the first, so that a
+ *            small program does not turn its first pages of heap into 2 MiB
+ *            of resident memory; with SBMALLOC_HUGEPAGES=thp given, the
+ *            first region too.  4k where THP is off in the kernel.
+ *   auto     hugetlb for regions when the pool grants them, else as thp.
+ *   hugetlb  as auto, and blocks above 4 MiB try hugetlb too.
+ *   off      4k everywhere.
+ * hugetlb is not the default: each region pins 16 pages of a pool that the
+ * administrator usually reserved for one program, and a MAP_PRIVATE
+ * hugetlb heap is fragile across fork() (see fork_child_leave_hugetlb()).
  *
  * The registry maps addr >> SB_REGION_SHIFT to the region or huge block
  * that owns that 32 MiB of address space, or NULL (see internal.h for how
@@ -127,29 +133,32 @@ static int read_thp_mode(void)
 	return 0;
 }
 
+/* hugetlb_skip is shared by region and huge-block creation: atomics. */
 static bool want_hugetlb(void)
 {
 	enum sb_hugepages_mode m = sb_config.hugepages;
+	unsigned skip;
 
 	if (m != SB_HUGEPAGES_AUTO && m != SB_HUGEPAGES_HUGETLB)
 		return false;
-	if (hugetlb_skip > 0) {
-		hugetlb_skip--;
-		return false;
-	}
+	skip = __atomic_load_n(&hugetlb_skip, __ATOMIC_RELAXED);
+	while (skip > 0)
+		if (__atomic_compare_exchange_n(&hugetlb_skip, &skip, skip - 1, false,
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			return false;
 	return true;
 }
 
+/*
+ * THP for every region but the first (a small program's few pages of heap
+ * would otherwise become 2 MiB of resident memory), and for the first too
+ * when SBMALLOC_HUGEPAGES=thp was asked for explicitly.
+ */
 static bool want_thp(unsigned index)
 {
-	switch (sb_config.hugepages) {
-	case SB_HUGEPAGES_OFF:
+	if (sb_config.hugepages == SB_HUGEPAGES_OFF || thp_mode <= 0)
 		return false;
-	case SB_HUGEPAGES_AUTO:
-		return index > 0 && thp_mode > 0;
-	default:
-		return thp_mode > 0;
-	}
+	return index > 0 || (sb_config.hugepages == SB_HUGEPAGES_THP && sb_config.hugepages_set);
 }
 
 /*
@@ -157,11 +166,12 @@ static bool want_thp(unsigned index)
  * hugetlb first when allowed.  On failure nothing of ours is left mapped
  * in the range (another thread may have mapped into the hole meanwhile).
  */
-static bool os_commit(char *addr, size_t len, unsigned index, enum sb_backing *backing)
+static bool os_commit(char *addr, size_t len, unsigned index, bool hugetlb_ok,
+		      enum sb_backing *backing)
 {
 	void *p;
 
-	if (len % SB_HUGE_PAGE_SIZE == 0 && want_hugetlb()) {
+	if (hugetlb_ok && len % SB_HUGE_PAGE_SIZE == 0 && want_hugetlb()) {
 		munmap(addr, len);
 		p = mmap(addr, len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB |
@@ -172,7 +182,7 @@ static bool os_commit(char *addr, size_t len, unsigned index, enum sb_backing *b
 		}
 		if (p != MAP_FAILED)
 			munmap(p, len);	/* old kernel: the hint was not honoured */
-		hugetlb_skip = HUGETLB_BACKOFF;
+		__atomic_store_n(&hugetlb_skip, HUGETLB_BACKOFF, __ATOMIC_RELAXED);
 		p = mmap(addr, len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 		if (p != addr) {
@@ -259,7 +269,7 @@ struct sb_region *sb_region_create(void)
 	}
 	for (i = 0;; i++) {
 		base = os_reserve_aligned(SB_REGION_SIZE, SB_REGION_SIZE);
-		if (base != NULL && os_commit(base, SB_REGION_SIZE, (unsigned)nr_regions, &backing))
+		if (base != NULL && os_commit(base, SB_REGION_SIZE, (unsigned)nr_regions, true, &backing))
 			break;
 		if (base == NULL || i == 3) {
 			munmap(r, meta_len);
@@ -315,7 +325,7 @@ struct sb_huge *sb_huge_alloc(size_t size, size_t align)
 		sb_meta_free(h, sizeof(*h));
 		goto nomem;
 	}
-	if (!os_commit(base, len, 1, &h->backing)) {
+	if (!os_commit(base, len, 1, sb_config.hugepages == SB_HUGEPAGES_HUGETLB, &h->backing)) {
 		if (reserved > len)
 			munmap(base + len, reserved - len);
 		sb_meta_free(h, sizeof(*h));
@@ -377,19 +387,11 @@ static bool huge_resize_in_place(struct sb_huge *h, size_t len)
 		if (h->backing == SB_BACKING_THP)
 			madvise(h->base + h->size, len - h->size, MADV_HUGEPAGE);
 	} else if (len < h->size) {
-		if (h->backing == SB_BACKING_HUGETLB) {
-			if (munmap(h->base + len, h->size - len) != 0)
-				return false;
-			p = mmap(h->base + len, h->size - len, PROT_NONE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-				 MAP_FIXED_NOREPLACE, -1, 0);
-			(void)p;	/* a lost hole only shrinks the reservation */
-		} else {
-			p = mmap(h->base + len, h->size - len, PROT_NONE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-			if (p == MAP_FAILED)
-				return false;
-		}
+		/* Our own range (2 MiB multiples for hugetlb): replace in place. */
+		p = mmap(h->base + len, h->size - len, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+		if (p == MAP_FAILED)
+			return false;
 	}
 	return true;
 }
@@ -531,10 +533,74 @@ void sb_region_fork_parent(void)
 	pthread_mutex_unlock(&grow_lock);
 }
 
+/*
+ * Replace the hugetlb mapping [base, base+len) by ordinary pages holding
+ * the same data, copying only the pages in use (all of them if r is NULL).
+ */
+static void rebase_to_4k(char *base, size_t len, struct sb_region *r)
+{
+	char *copy = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uint32_t idx = 0, run;
+
+	if (copy == MAP_FAILED)
+		return;		/* keep the hugetlb pages: no worse than before */
+	if (r == NULL) {
+		memcpy(copy, base, len);
+	} else {
+		while (idx < SB_REGION_PAGES) {
+			if (r->pages[idx].state == SB_PAGE_FREE) {
+				idx += 1u << r->pages[idx].order;
+				continue;
+			}
+			for (run = idx; run < SB_REGION_PAGES && r->pages[run].state != SB_PAGE_FREE; run++)
+				;
+			memcpy(copy + ((size_t)idx << SB_PAGE_SHIFT), base + ((size_t)idx << SB_PAGE_SHIFT),
+			       (size_t)(run - idx) << SB_PAGE_SHIFT);
+			idx = run;
+		}
+	}
+	if (mremap(copy, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, base) != base)
+		munmap(copy, len);
+}
+
+/*
+ * In a forked child, hugetlb memory is replaced by ordinary copies: a
+ * MAP_PRIVATE hugetlb page shared with the parent is copied on write from
+ * the free pool, and when the pool is empty the child gets SIGBUS.  The
+ * copy costs the pages in use; it happens before fork() returns in the
+ * child.  (A parent thread writing to the heap while the child copies can
+ * still take a page from the child if the pool is empty: the reason
+ * hugetlb is not the default.)
+ */
+static void fork_child_leave_hugetlb(void)
+{
+	struct sb_huge *h;
+	size_t i;
+
+	for (i = 0; i < nr_regions; i++) {
+		struct sb_region *r = region_table[i];
+
+		if (r->backing != SB_BACKING_HUGETLB)
+			continue;
+		rebase_to_4k(r->base, SB_REGION_SIZE, r);
+		r->backing = SB_BACKING_4K;
+		r->purge_order = 2;
+		hugetlb_regions--;
+	}
+	for (h = huge_list; h != NULL; h = h->next)
+		if (h->backing == SB_BACKING_HUGETLB) {
+			rebase_to_4k(h->base, h->size, NULL);
+			h->backing = SB_BACKING_4K;
+		}
+}
+
 void sb_region_fork_child(void)
 {
 	size_t i;
 
+	if (hugetlb_regions > 0 || huge_list != NULL)
+		fork_child_leave_hugetlb();
 	pthread_mutex_init(&meta_lock, NULL);
 	pthread_mutex_init(&huge_lock, NULL);
 	for (i = 0; i < nr_regions; i++)

@@ -39,6 +39,7 @@ void sb_sizeclass_init(void)
 	for (k = 6; ((size_t)1 << k) < SB_SMALL_MAX; k++)
 		for (i = 1; i <= 4; i++)
 			sb_class_size[n++] = (uint32_t)(((size_t)1 << k) + i * ((size_t)1 << (k - 2)));
+	SB_ASSERT(n == SB_NR_CLASSES);
 	sb_nr_classes = n;
 	for (i = 0; i <= SB_CLASS_LOOKUP_MAX / 16; i++)
 		sb_class_lookup[i] = (uint8_t)sb_size_class_slow(i ? (size_t)i * 16 : 1);

@@ -138,8 +138,9 @@ static inline int tap_expect_abort(void (*fn)(void *), void *arg, const char *ex
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (out && outlen) {
-		strncpy(out, buf, outlen - 1);
-		out[outlen - 1] = '\0';
+		size_t n = got < outlen - 1 ? got : outlen - 1;
+		memcpy(out, buf, n);
+		out[n] = '\0';
 	}
 	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT) {
 		tap_diag("expected SIGABRT, got status 0x%x; stderr: %s", status, buf);
