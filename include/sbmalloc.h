@@ -20,6 +20,17 @@ extern "C" {
 void free_sized(void *ptr, size_t size);
 void free_aligned_sized(void *ptr, size_t alignment, size_t size);
 
+/* glibc's name: sbmalloc's statistics dump, to stderr. */
+void malloc_stats(void);
+
+/*
+ * Write sbmalloc's statistics to fd: a slabinfo section in the layout of the
+ * kernel's /proc/slabinfo (version 2.1), a buddyinfo section (one row per
+ * region, free blocks per order) and a summary.  Per-call counters are
+ * filled only when the program runs with SBMALLOC_STATS set.
+ */
+void sb_stats_print(int fd);
+
 /* The version of the library actually serving allocations, e.g. "0.1.0". */
 const char *sb_version(void);
 

@@ -331,15 +331,17 @@ size_t sb_buddy_trim(void)
 	return purged << SB_PAGE_SHIFT;
 }
 
-void sb_buddy_counters(struct sb_region *r, struct sb_buddy_counters *out)
+void sb_buddy_counters(struct sb_region *r, struct sb_buddy_counters *out, bool locked)
 {
 	unsigned o;
 
-	pthread_mutex_lock(&r->lock);
+	if (locked)
+		pthread_mutex_lock(&r->lock);
 	out->free_pages = r->free_pages;
 	out->dirty_pages = r->dirty_pages;
 	out->used_pages = SB_REGION_PAGES - r->free_pages;
 	for (o = 0; o < SB_NR_ORDERS; o++)
 		out->nr_free[o] = r->nr_free[o];
-	pthread_mutex_unlock(&r->lock);
+	if (locked)
+		pthread_mutex_unlock(&r->lock);
 }

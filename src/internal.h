@@ -253,12 +253,15 @@ void sb_meta_free(void *p, size_t size);
 struct sb_region_counters {
 	size_t regions;
 	size_t region_bytes;
-	size_t huge_count;
+	size_t huge_count;		/* live huge blocks */
+	size_t huge_total;		/* huge blocks ever mapped */
 	size_t huge_bytes;
+	size_t mapped_peak;		/* most bytes of regions + huge blocks at once */
 	size_t meta_bytes;
 	size_t hugetlb_regions, thp_regions;
 };
-void sb_region_counters(struct sb_region_counters *out);
+/* locked false: read racily, for the signal-time dump. */
+void sb_region_counters(struct sb_region_counters *out, bool locked);
 
 /* Taken in this order around fork; see malloc.c. */
 void sb_region_fork_prepare(void);
@@ -285,7 +288,7 @@ struct sb_buddy_counters {
 	size_t free_pages, dirty_pages, used_pages;
 	size_t nr_free[SB_NR_ORDERS];
 };
-void sb_buddy_counters(struct sb_region *r, struct sb_buddy_counters *out);
+void sb_buddy_counters(struct sb_region *r, struct sb_buddy_counters *out, bool locked);
 
 /* ---- Size classes (sizeclass.c) --------------------------------------- */
 
@@ -439,12 +442,23 @@ struct sb_large_bin {
 	void *blocks[SB_TC_LARGE_DEPTH];
 };
 
-enum sb_tc_state { SB_TC_EMPTY, SB_TC_LIVE, SB_TC_DEAD };
+/*
+ * EMPTY and DEAD are the sentinels' states.  A COUNTED cache is the face a
+ * thread shows the fast paths when statistics are on (SBMALLOC_STATS): its
+ * magazines are the sentinel's, so every call misses the fast path and is
+ * counted in the slow path, which works on the LIVE cache behind it.
+ */
+enum sb_tc_state { SB_TC_EMPTY, SB_TC_LIVE, SB_TC_DEAD, SB_TC_COUNTED };
+
+struct sb_thread_stats;
 
 struct sb_tcache {
 	struct sb_bin bins[SB_NR_CLASSES];
 	struct sb_large_bin large[SB_TC_LARGE_PAGES + 1];
 	enum sb_tc_state state;
+	struct sb_tcache *real;		/* COUNTED: the thread's LIVE cache */
+	struct sb_tcache *face;		/* LIVE: the COUNTED face, or NULL */
+	struct sb_thread_stats *stats;	/* counters, when statistics are on */
 	struct sb_tcache *next, *prev;	/* every live thread cache */
 };
 
@@ -459,6 +473,8 @@ extern __thread struct sb_tcache *sb_tc __attribute__((tls_model("initial-exec")
 
 void *sb_mag_alloc_slow(unsigned cls);
 void sb_mag_free_slow(unsigned cls, void *p);
+/* A cached page block of npages for the calling thread, or NULL. */
+void *sb_tc_large_alloc(size_t npages);
 /* Keep a freed block of npages (<= SB_TC_LARGE_PAGES) in the thread's
  * cache; false if the bin is full.  Aborts, naming func, if p is there. */
 bool sb_tc_large_free(uint32_t npages, void *p, const char *func);
@@ -466,6 +482,8 @@ bool sb_tc_large_free(uint32_t npages, void *p, const char *func);
 void sb_tc_flush(void);
 void sb_mag_cached(size_t *obj_bytes, size_t *page_bytes);
 void sb_mag_init(void);
+/* Switch to counting: give every new thread (and the caller) a COUNTED face. */
+void sb_mag_start_counting(void);
 void sb_mag_fork_prepare(void);
 void sb_mag_fork_parent(void);
 void sb_mag_fork_child(void);
@@ -484,6 +502,57 @@ void sb_depot_fork_parent(void);
 void sb_depot_fork_child(void);
 
 /* ---- Statistics (stats.c) --------------------------------------------- */
+
+/* What each call was served by; counted only when statistics are on. */
+enum sb_stat {
+	SB_ST_MALLOC_MAG, SB_ST_MALLOC_DEPOT, SB_ST_MALLOC_SLAB,
+	SB_ST_MALLOC_PAGES, SB_ST_MALLOC_BUDDY, SB_ST_MALLOC_HUGE,
+	SB_ST_FREE_MAG, SB_ST_FREE_DEPOT, SB_ST_FREE_SLAB,
+	SB_ST_FREE_PAGES, SB_ST_FREE_BUDDY, SB_ST_FREE_HUGE,
+	SB_ST_REALLOC_SLAB, SB_ST_REALLOC_BUDDY, SB_ST_REALLOC_HUGE, SB_ST_REALLOC_MOVE,
+	SB_ST_CALLOC, SB_ST_ALIGNED,
+	SB_ST_REQUESTED, SB_ST_HANDED_OUT,	/* bytes, over all allocations */
+	SB_NR_STATS
+};
+
+/*
+ * One per thread while statistics are on.  Blocks are never freed: a
+ * thread that exits leaves its counts, and its block is reused by the next
+ * thread, which adds to them.  So the sum over the list is always the total,
+ * and the list can be walked at any moment, from a signal handler too.
+ */
+struct sb_thread_stats {
+	uint64_t n[SB_NR_STATS];
+	int in_use;
+	struct sb_thread_stats *next;
+};
+
+extern bool sb_stats_on;
+
+/* Read SBMALLOC_STATS / SBMALLOC_STATS_SIGNAL; from the constructor. */
+void sb_stats_init(void);
+struct sb_thread_stats *sb_stats_block(void);
+void sb_stats_release(struct sb_thread_stats *st);
+/* Bytes handed out minus bytes freed, and its peak (counting mode). */
+void sb_stats_live(long delta);
+/* The dump; locked false reads everything racily (signal handler). */
+void sb_stats_dump(int fd, bool locked);
+
+/* The calling thread's counters, or NULL when statistics are off. */
+static inline struct sb_thread_stats *sb_mag_stats(void)
+{
+	struct sb_tcache *tc = sb_tc;
+
+	return tc->state == SB_TC_COUNTED ? tc->stats : NULL;
+}
+
+static inline void sb_count(enum sb_stat what, uint64_t n)
+{
+	struct sb_thread_stats *st = sb_mag_stats();
+
+	if (st != NULL)
+		st->n[what] += n;
+}
 
 struct sb_heap_usage {
 	size_t mapped;		/* region and huge mapping bytes */

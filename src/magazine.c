@@ -58,6 +58,7 @@ static void tc_point_at_sentinel(struct sb_tcache *tc)
 }
 
 static void thread_exit(void *arg);
+static bool tc_add_face(struct sb_tcache *tc);
 
 /* From the library constructor, once libc is up: the thread-exit key. */
 void sb_mag_init(void)
@@ -66,7 +67,40 @@ void sb_mag_init(void)
 		tc_key_ready = true;
 		if (sb_tc->state == SB_TC_LIVE)
 			pthread_setspecific(tc_key, sb_tc);
+		else if (sb_tc->state == SB_TC_COUNTED)
+			pthread_setspecific(tc_key, sb_tc->real);
 	}
+}
+
+/* sb_stats_on was just set (constructor): the caller's cache gets a face. */
+void sb_mag_start_counting(void)
+{
+	if (sb_tc->state == SB_TC_LIVE && sb_tc->face == NULL)
+		tc_add_face(sb_tc);
+}
+
+/*
+ * Put a COUNTED face in front of tc: the fast paths then always miss and
+ * the slow paths count.  False without memory (the thread is then simply
+ * not counted).
+ */
+static bool tc_add_face(struct sb_tcache *tc)
+{
+	struct sb_tcache *face = sb_meta_alloc(sizeof(*face));
+
+	if (face == NULL)
+		return false;
+	tc_point_at_sentinel(face);
+	face->state = SB_TC_COUNTED;
+	face->real = tc;
+	face->stats = tc->stats = sb_stats_block();
+	if (face->stats == NULL) {
+		sb_meta_free(face, sizeof(*face));
+		return false;
+	}
+	tc->face = face;
+	sb_tc = face;
+	return true;
 }
 
 /* The calling thread's live cache, creating it; NULL if dead or no memory. */
@@ -76,6 +110,8 @@ static SB_NOINLINE struct sb_tcache *tc_get(void)
 
 	if (sb_likely(tc->state == SB_TC_LIVE))
 		return tc;
+	if (tc->state == SB_TC_COUNTED)
+		return tc->real;
 	if (tc->state == SB_TC_DEAD)
 		return NULL;
 	tc = sb_meta_alloc(sizeof(*tc));
@@ -84,6 +120,8 @@ static SB_NOINLINE struct sb_tcache *tc_get(void)
 	tc_point_at_sentinel(tc);
 	tc->state = SB_TC_LIVE;
 	sb_tc = tc;		/* before anything below can call malloc */
+	if (sb_stats_on)
+		tc_add_face(tc);
 	pthread_mutex_lock(&tc_lock);
 	tc->next = tc_list;
 	if (tc_list)
@@ -108,19 +146,18 @@ void *sb_mag_alloc_slow(unsigned cls)
 	struct sb_mag *m, *full;
 	void *p;
 
-	if (sb_unlikely(tc == NULL)) {
-		p = sb_slab_alloc(c);
-		if (p == NULL)
-			errno = ENOMEM;
-		return p;
-	}
+	if (sb_unlikely(tc == NULL))
+		goto direct;
 	b = &tc->bins[cls];
-	if (b->loaded->rounds > 0)
+	if (b->loaded->rounds > 0) {
+		sb_count(SB_ST_MALLOC_MAG, 1);	/* counting mode: every call is here */
 		return b->loaded->objs[--b->loaded->rounds];
+	}
 	if (b->prev->rounds > 0) {
 		m = b->loaded;
 		b->loaded = b->prev;
 		b->prev = m;
+		sb_count(SB_ST_MALLOC_MAG, 1);
 		return b->loaded->objs[--b->loaded->rounds];
 	}
 	/* Both empty: trade the previous (empty) magazine for a full one. */
@@ -128,6 +165,7 @@ void *sb_mag_alloc_slow(unsigned cls)
 	if (full != NULL) {
 		b->prev = b->loaded;	/* empty, or the sentinel */
 		b->loaded = full;
+		sb_count(SB_ST_MALLOC_DEPOT, 1);
 		return full->objs[--full->rounds];
 	}
 	if (b->loaded->cap == 0) {
@@ -142,11 +180,14 @@ void *sb_mag_alloc_slow(unsigned cls)
 		errno = ENOMEM;
 		return NULL;
 	}
+	sb_count(SB_ST_MALLOC_SLAB, 1);
 	return m->objs[--m->rounds];
 direct:
 	p = sb_slab_alloc(c);
 	if (p == NULL)
 		errno = ENOMEM;
+	else
+		sb_count(SB_ST_MALLOC_SLAB, 1);
 	return p;
 }
 
@@ -161,6 +202,8 @@ void sb_mag_free_slow(unsigned cls, void *p)
 		goto direct;
 	b = &tc->bins[cls];
 	m = b->loaded;
+	if (sb_unlikely(sb_tc->state == SB_TC_COUNTED) && (m->objs + m->rounds)[-1] == p)
+		sb_fatal_pointer("free", "double free", p);	/* the fast path's check */
 	if (m->rounds < m->cap)
 		goto push;
 	if (b->prev->cap > 0 && b->prev->rounds == 0) {
@@ -185,10 +228,15 @@ void sb_mag_free_slow(unsigned cls, void *p)
 	}
 	b->prev = m;
 	b->loaded = m = empty;
+	sb_count(SB_ST_FREE_DEPOT, 1);
+	m->objs[m->rounds++] = p;
+	return;
 push:
+	sb_count(SB_ST_FREE_MAG, 1);
 	m->objs[m->rounds++] = p;
 	return;
 direct:
+	sb_count(SB_ST_FREE_SLAB, 1);
 	sb_slab_free_batch(c, &p, 1);
 }
 
@@ -210,6 +258,22 @@ bool sb_tc_large_free(uint32_t npages, void *p, const char *func)
 		return false;
 	lb->blocks[lb->count++] = p;
 	return true;
+}
+
+/* A cached page block of npages for the calling thread, or NULL. */
+void *sb_tc_large_alloc(size_t npages)
+{
+	struct sb_tcache *tc = sb_tc;
+	struct sb_large_bin *lb;
+
+	if (tc->state == SB_TC_COUNTED)
+		tc = tc->real;
+	else if (tc->state != SB_TC_LIVE)
+		return NULL;
+	if (npages > SB_TC_LARGE_PAGES)
+		return NULL;
+	lb = &tc->large[npages];
+	return lb->count ? lb->blocks[--lb->count] : NULL;
 }
 
 /* ---- Counting ---------------------------------------------------------- */
@@ -281,6 +345,10 @@ static void thread_exit(void *arg)
 
 	flush(tc);
 	sb_tc = &tc_dead_sentinel;
+	if (tc->face != NULL) {
+		sb_stats_release(tc->stats);
+		sb_meta_free(tc->face, sizeof(*tc->face));
+	}
 	pthread_mutex_lock(&tc_lock);
 	if (tc->prev)
 		tc->prev->next = tc->next;

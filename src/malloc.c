@@ -104,21 +104,48 @@ static SB_NOINLINE void *alloc_large(size_t size, size_t align)
 	ensure_init();
 	if (size <= SB_MAX_BLOCK_SIZE && align <= SB_MAX_BLOCK_SIZE) {
 		npages = (size + SB_PAGE_SIZE - 1) >> SB_PAGE_SHIFT;
+		if (align <= SB_PAGE_SIZE && (p = sb_tc_large_alloc(npages)) != NULL) {
+			sb_count(SB_ST_MALLOC_PAGES, 1);
+			return p;
+		}
 		p = sb_buddy_alloc(npages, align > SB_PAGE_SIZE ? align >> SB_PAGE_SHIFT : 1);
 		if (p == NULL)
 			errno = ENOMEM;
+		else
+			sb_count(SB_ST_MALLOC_BUDDY, 1);
 		return p;
 	}
 	h = sb_huge_alloc(size, align);
-	return h != NULL ? h->base : NULL;
+	if (h == NULL)
+		return NULL;
+	sb_count(SB_ST_MALLOC_HUGE, 1);
+	return h->base;
+}
+
+static size_t usable_size(void *p);
+
+/* Counting mode: bytes asked for and handed out, and the live total. */
+static SB_NOINLINE void count_alloc(void *p, size_t size)
+{
+	size_t usable = usable_size(p);
+
+	sb_count(SB_ST_REQUESTED, size);
+	sb_count(SB_ST_HANDED_OUT, usable);
+	sb_stats_live((long)usable);
 }
 
 static SB_NOINLINE void *malloc_slower(size_t size)
 {
+	void *p;
+
 	ensure_init();
 	if (size <= SB_SMALL_MAX)
-		return alloc_small(sb_size_class(size));
-	return alloc_large(size, 0);
+		p = alloc_small(sb_size_class(size));
+	else
+		p = alloc_large(size, 0);
+	if (sb_unlikely(sb_stats_on) && p != NULL)
+		count_alloc(p, size);
+	return p;
 }
 
 static SB_NOINLINE void *malloc_slow(size_t size)
@@ -134,7 +161,21 @@ static SB_NOINLINE void *malloc_slow(size_t size)
 	return malloc_slower(size);
 }
 
-static inline void *sb_alloc(size_t size)
+static SB_NOINLINE void *calloc_slow(size_t size)
+{
+	void *p = malloc_slow(size);
+
+	if (p != NULL)
+		sb_count(SB_ST_CALLOC, 1);
+	return p;
+}
+
+/*
+ * The malloc fast path: a class lookup and a pop.  `slow` is where a miss
+ * goes: a different function for calloc, so that counting calloc costs the
+ * fast path nothing.
+ */
+static inline void *sb_alloc_with(size_t size, void *(*slow)(size_t))
 {
 	if (sb_likely(size <= SB_SMALL_MAX)) {
 		unsigned cls = sb_class_lookup[(size + 15) >> 4];
@@ -146,17 +187,19 @@ static inline void *sb_alloc(size_t size)
 			return m->objs[r - 1];
 		}
 	}
-	return malloc_slow(size);
+	return slow(size);
 }
 
-static void *sb_alloc_aligned(size_t align, size_t size)
+static inline void *sb_alloc(size_t size)
+{
+	return sb_alloc_with(size, malloc_slow);
+}
+
+static void *alloc_aligned(size_t align, size_t size)
 {
 	size_t rounded;
 	unsigned cls;
 
-	if (align <= SB_ALIGNMENT)
-		return sb_alloc(size);
-	ensure_init();
 	if (align <= SB_PAGE_SIZE && size <= SB_SMALL_MAX) {
 		rounded = sb_align_up(size ? size : 1, align);
 		if (rounded <= SB_SMALL_MAX) {
@@ -166,6 +209,21 @@ static void *sb_alloc_aligned(size_t align, size_t size)
 		}
 	}
 	return alloc_large(size ? size : 1, align);
+}
+
+static void *sb_alloc_aligned(size_t align, size_t size)
+{
+	void *p;
+
+	if (align <= SB_ALIGNMENT)
+		return sb_alloc(size);
+	ensure_init();
+	p = alloc_aligned(align, size);
+	if (sb_unlikely(sb_stats_on) && p != NULL) {
+		sb_count(SB_ST_ALIGNED, 1);
+		count_alloc(p, size);
+	}
+	return p;
 }
 
 /* ---- Finding a pointer's block ---------------------------------------- */
@@ -239,9 +297,8 @@ static SB_NOINLINE void free_slow(void *p, const char *func)
 	if (p == NULL)
 		return;
 	find_block(p, func, &b);
-	if (b.kind == SB_KIND_LARGE && b.page->npages <= SB_TC_LARGE_PAGES &&
-	    sb_tc_large_free(b.page->npages, p, func))
-		return;
+	if (sb_unlikely(sb_stats_on))
+		sb_stats_live(-(long)block_usable(&b));
 	switch (b.kind) {
 	case SB_KIND_SLAB:
 		cls = b.page->order;
@@ -255,12 +312,27 @@ static SB_NOINLINE void free_slow(void *p, const char *func)
 		sb_mag_free_slow(cls, p);
 		return;
 	case SB_KIND_LARGE:
+		if (b.page->npages <= SB_TC_LARGE_PAGES &&
+		    sb_tc_large_free(b.page->npages, p, func)) {
+			sb_count(SB_ST_FREE_PAGES, 1);
+			return;
+		}
+		sb_count(SB_ST_FREE_BUDDY, 1);
 		sb_buddy_free(b.region, p);
 		return;
 	case SB_KIND_HUGE:
+		sb_count(SB_ST_FREE_HUGE, 1);
 		sb_huge_free(b.huge);
 		return;
 	}
+}
+
+static size_t usable_size(void *p)
+{
+	struct sb_block b;
+
+	find_block(p, "malloc_usable_size", &b);
+	return block_usable(&b);
 }
 
 /*
@@ -408,7 +480,7 @@ void *sb_impl_calloc(size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	p = sb_alloc(total);
+	p = sb_alloc_with(total, calloc_slow);
 	if (sb_unlikely(p == NULL))
 		return NULL;
 	if (sb_unlikely(total > SB_MAX_BLOCK_SIZE))
@@ -422,9 +494,25 @@ static SB_NOINLINE void *realloc_move(void *p, size_t old, size_t size)
 
 	if (q == NULL)
 		return NULL;
+	sb_count(SB_ST_REALLOC_MOVE, 1);
 	memcpy(q, p, old < size ? old : size);
 	sb_free_named(p, "realloc");
 	return q;
+}
+
+/* Counting mode: a block of kind was resized in place from old bytes. */
+static void count_in_place(enum sb_stat kind, void *p, size_t old, size_t size)
+{
+	size_t usable;
+
+	if (sb_likely(!sb_stats_on))
+		return;
+	usable = usable_size(p);
+
+	sb_count(kind, 1);
+	sb_count(SB_ST_REQUESTED, size);
+	sb_count(SB_ST_HANDED_OUT, usable);
+	sb_stats_live((long)usable - (long)old);
 }
 
 static SB_NOINLINE void *realloc_slow(void *p, size_t size)
@@ -446,17 +534,23 @@ static SB_NOINLINE void *realloc_slow(void *p, size_t size)
 	old = block_usable(&b);
 	switch (b.kind) {
 	case SB_KIND_SLAB:
-		if (size <= old && size >= old / 2)
+		if (size <= old && size >= old / 2) {
+			count_in_place(SB_ST_REALLOC_SLAB, p, old, size);
 			return p;
+		}
 		break;
 	case SB_KIND_LARGE:
 		if (size > SB_SMALL_MAX && size <= SB_MAX_BLOCK_SIZE &&
-		    sb_buddy_resize(b.region, p, (size + SB_PAGE_SIZE - 1) >> SB_PAGE_SHIFT))
+		    sb_buddy_resize(b.region, p, (size + SB_PAGE_SIZE - 1) >> SB_PAGE_SHIFT)) {
+			count_in_place(SB_ST_REALLOC_BUDDY, p, old, size);
 			return p;
+		}
 		break;
 	case SB_KIND_HUGE:
-		if (size > SB_MAX_BLOCK_SIZE && sb_huge_resize(&b.huge, size))
+		if (size > SB_MAX_BLOCK_SIZE && sb_huge_resize(&b.huge, size)) {
+			count_in_place(SB_ST_REALLOC_HUGE, b.huge->base, old, size);
 			return b.huge->base;
+		}
 		break;
 	}
 	return realloc_move(p, old, size);
@@ -465,8 +559,17 @@ static SB_NOINLINE void *realloc_slow(void *p, size_t size)
 /* Move a small object to a new one of size (0 < size <= SB_SMALL_MAX). */
 static SB_NOINLINE void *realloc_small_move(const struct sb_class_info *ci, void *p, size_t size)
 {
-	void *q = sb_alloc(size);
+	void *q;
 
+	if (sb_unlikely(sb_stats_on)) {
+		/* keep_min is out of reach while counting: the in-place case lands here. */
+		if (size <= ci->size && size >= ci->size / 2) {
+			count_in_place(SB_ST_REALLOC_SLAB, p, ci->size, size);
+			return p;
+		}
+		return realloc_move(p, ci->size, size);
+	}
+	q = sb_alloc(size);
 	if (sb_unlikely(q == NULL))
 		return NULL;
 	memcpy(q, p, size < ci->size ? size : ci->size);
@@ -479,7 +582,7 @@ void *sb_impl_realloc(void *p, size_t size)
 	const struct sb_class_info *ci = small_object(p);
 
 	if (sb_likely(ci != NULL)) {
-		if (sb_likely(size - ci->keep_min <= ci->size - ci->keep_min))
+		if (sb_likely(size <= ci->size && size >= ci->keep_min))
 			return p;
 		if (size - 1 < SB_SMALL_MAX)
 			return realloc_small_move(ci, p, size);
@@ -547,12 +650,7 @@ void *sb_impl_pvalloc(size_t size)
 
 size_t sb_impl_malloc_usable_size(void *p)
 {
-	struct sb_block b;
-
-	if (p == NULL)
-		return 0;
-	find_block(p, "malloc_usable_size", &b);
-	return block_usable(&b);
+	return p == NULL ? 0 : usable_size(p);
 }
 
 int sb_impl_malloc_trim(size_t pad)
@@ -623,6 +721,18 @@ struct mallinfo sb_impl_mallinfo(void)
 	return mi;
 }
 
+void sb_impl_malloc_stats(void)
+{
+	ensure_init();
+	sb_stats_dump(2, true);
+}
+
+SB_EXPORT void sb_stats_print(int fd)
+{
+	ensure_init();
+	sb_stats_dump(fd, true);
+}
+
 /* ---- Aliases: the names programs and glibc call ------------------------ */
 
 void *malloc(size_t size) SB_ALIAS(sb_impl_malloc);
@@ -642,6 +752,7 @@ int malloc_trim(size_t pad) SB_ALIAS(sb_impl_malloc_trim);
 int mallopt(int param, int value) SB_ALIAS(sb_impl_mallopt);
 struct mallinfo2 mallinfo2(void) SB_ALIAS(sb_impl_mallinfo2);
 struct mallinfo mallinfo(void) SB_ALIAS(sb_impl_mallinfo);
+void malloc_stats(void) SB_ALIAS(sb_impl_malloc_stats);
 
 void *__libc_malloc(size_t size) SB_ALIAS(sb_impl_malloc);
 void __libc_free(void *p) SB_ALIAS(sb_impl_free);
@@ -680,6 +791,15 @@ __attribute__((constructor)) static void sb_constructor(void)
 {
 	ensure_init();
 	sb_config_init();
+	sb_stats_init();
+	if (sb_stats_on) {
+		unsigned i;
+
+		/* Send every realloc to the slow path, where it is counted. */
+		for (i = 0; i < sb_nr_classes; i++)
+			sb_class_info[i].keep_min = UINT32_MAX;
+		sb_mag_start_counting();
+	}
 	sb_mag_init();
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }

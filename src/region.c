@@ -80,10 +80,19 @@ static pthread_mutex_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct sb_huge *huge_list;
-static size_t huge_count, huge_bytes;
+static size_t huge_count, huge_bytes, mapped_peak, huge_total;
 static unsigned hugetlb_skip;
 static int thp_mode = -1;		/* 0 never, 1 madvise, 2 always */
 static size_t hugetlb_regions, thp_regions;
+
+/* Called with grow_lock or huge_lock held; racy across the two, fine for a peak. */
+static void note_mapped(void)
+{
+	size_t now = sb_region_count() * SB_REGION_SIZE + huge_bytes;
+
+	if (now > mapped_peak)
+		mapped_peak = now;
+}
 
 /* ---- Raw mappings ------------------------------------------------------ */
 
@@ -291,6 +300,7 @@ struct sb_region *sb_region_create(void)
 	registry_set(base, SB_REGION_SIZE, r, NULL);
 	region_table[nr_regions] = r;
 	__atomic_store_n(&nr_regions, nr_regions + 1, __ATOMIC_RELEASE);
+	note_mapped();
 out:
 	pthread_mutex_unlock(&grow_lock);
 	if (r == NULL)
@@ -343,7 +353,9 @@ struct sb_huge *sb_huge_alloc(size_t size, size_t align)
 		huge_list->prev = h;
 	huge_list = h;
 	huge_count++;
+	huge_total++;
 	huge_bytes += len;
+	note_mapped();
 	pthread_mutex_unlock(&huge_lock);
 	return h;
 nomem:
@@ -409,6 +421,7 @@ bool sb_huge_resize(struct sb_huge **hp, size_t size)
 		pthread_mutex_lock(&huge_lock);
 		huge_bytes += len;
 		huge_bytes -= h->size;
+		note_mapped();
 		h->size = len;
 		pthread_mutex_unlock(&huge_lock);
 		return true;
@@ -498,14 +511,18 @@ void sb_meta_free(void *p, size_t size)
 
 /* ---- Counters and fork ------------------------------------------------- */
 
-void sb_region_counters(struct sb_region_counters *out)
+void sb_region_counters(struct sb_region_counters *out, bool locked)
 {
 	out->regions = sb_region_count();
 	out->region_bytes = out->regions * SB_REGION_SIZE;
-	pthread_mutex_lock(&huge_lock);
+	if (locked)
+		pthread_mutex_lock(&huge_lock);
 	out->huge_count = huge_count;
+	out->huge_total = huge_total;
 	out->huge_bytes = huge_bytes;
-	pthread_mutex_unlock(&huge_lock);
+	out->mapped_peak = mapped_peak;
+	if (locked)
+		pthread_mutex_unlock(&huge_lock);
 	out->meta_bytes = meta_bytes + out->regions * sb_align_up(sizeof(struct sb_region), SB_PAGE_SIZE);
 	out->hugetlb_regions = hugetlb_regions;
 	out->thp_regions = thp_regions;

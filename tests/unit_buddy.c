@@ -43,7 +43,7 @@ static struct sb_buddy_counters counters(struct sb_region *r)
 {
 	struct sb_buddy_counters bc;
 
-	sb_buddy_counters(r, &bc);
+	sb_buddy_counters(r, &bc, true);
 	return bc;
 }
 

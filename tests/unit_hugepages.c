@@ -260,7 +260,7 @@ static void work_one_region_of_huge_pages(void)
 	r1 = new_region();
 	CHECKF(r1->backing != SB_BACKING_HUGETLB, "second region: backing %s (%ld huge pages were available)",
 	       sb_backing_name(r1->backing), avail1);
-	sb_region_counters(&rc);
+	sb_region_counters(&rc, true);
 	CHECK(rc.hugetlb_regions == 1);
 
 	touch_every_page(r0->base, SB_REGION_SIZE, 1);

@@ -191,7 +191,7 @@ TEST(region_counters_count_regions)
 
 	new_region();
 	new_region();
-	sb_region_counters(&rc);
+	sb_region_counters(&rc, true);
 	CHECK(rc.regions == 2);
 	CHECK(rc.region_bytes == 2 * SB_REGION_SIZE);
 	CHECK(rc.hugetlb_regions == 0 && rc.thp_regions == 0);
@@ -216,7 +216,7 @@ TEST(hugepages_off_gives_4k_backing)
 	r = new_region();
 	CHECKF(r->backing == SB_BACKING_4K, "backing %s", sb_backing_name(r->backing));
 	CHECK(strcmp(sb_backing_name(r->backing), "4k") == 0);
-	sb_region_counters(&rc);
+	sb_region_counters(&rc, true);
 	CHECK(rc.hugetlb_regions == 0 && rc.thp_regions == 0);
 	memset(r->base, 1, 4 * SB_HUGE_PAGE_SIZE);
 	CHECK(smaps_of(r->base, flags, sizeof(flags), &anon_huge));
@@ -294,7 +294,7 @@ TEST(huge_block_is_aligned_writable_and_registered_over_its_reservation)
 	memset(h->base, 0x5a, h->size);
 	/* the descriptor itself is metadata, outside the block */
 	CHECK(sb_registry_lookup(h) == NULL);
-	sb_region_counters(&rc);
+	sb_region_counters(&rc, true);
 	CHECK(rc.huge_count == 1 && rc.huge_bytes == 6 * MiB);
 }
 
@@ -353,7 +353,7 @@ TEST(huge_resize_grows_in_place_within_the_reservation)
 	CHECK(base[6 * MiB] == 0 && base[20 * MiB - 1] == 0);
 	memset(base + 6 * MiB, 0x11, 14 * MiB);
 	CHECK(sb_registry_lookup(base + 20 * MiB - 1) == h);
-	sb_region_counters(&rc);
+	sb_region_counters(&rc, true);
 	CHECK(rc.huge_count == 1 && rc.huge_bytes == 20 * MiB);
 }
 
@@ -383,7 +383,7 @@ TEST(huge_resize_moves_beyond_the_reservation_keeping_contents)
 		for (off = 0; off < old_reserved; off += MiB)
 			CHECKF(sb_registry_lookup(old + off) == NULL,
 			       "old reservation still registered at offset %zu", off);
-	sb_region_counters(&rc);
+	sb_region_counters(&rc, true);
 	CHECK(rc.huge_count == 1 && rc.huge_bytes == 40 * MiB);
 }
 
@@ -424,7 +424,7 @@ TEST(huge_free_unregisters_and_unmaps_the_block)
 	CHECK(!range_is_mapped(base, PAGE));
 	CHECK(!range_is_mapped(base + 6 * MiB - PAGE, PAGE));
 	CHECK(!range_is_mapped(base + reserved - PAGE, PAGE));
-	sb_region_counters(&rc);
+	sb_region_counters(&rc, true);
 	CHECK(rc.huge_count == 0 && rc.huge_bytes == 0);
 }
 
