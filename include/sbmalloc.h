@@ -31,6 +31,36 @@ void malloc_stats(void);
  */
 void sb_stats_print(int fd);
 
+/*
+ * Dedicated object caches, as the kernel's kmem_cache: objects of one size,
+ * kept in their constructed state between uses.
+ *
+ * sb_cache_create: name is copied (31 characters at most); size 1..32768;
+ * align 0 for the natural alignment (16), else a power of two up to 4096.
+ * ctor runs once per object slot when a slab is populated, dtor once per
+ * constructed object when a slab goes back to the page allocator (reclaim
+ * by malloc_trim or when memory runs out, or sb_cache_destroy); both get
+ * arg.  They run with sbmalloc's locks for this cache possibly held: they
+ * may call malloc and free, but not this cache's functions.  NULL with
+ * errno EINVAL for a NULL name, a zero or too large size or a bad
+ * alignment; ENOMEM when 64 dedicated caches exist already.
+ *
+ * sb_cache_free and free() both return an object to its cache.
+ * sb_cache_free of an object of another cache, or not from sbmalloc, is
+ * reported on stderr and aborts, like an invalid free.
+ *
+ * sb_cache_destroy: with objects still allocated, reports their number and
+ * the cache name on stderr and leaves the cache alone.  No thread may use
+ * the cache during or after its destruction.
+ */
+typedef struct sb_cache sb_cache_t;
+sb_cache_t *sb_cache_create(const char *name, size_t size, size_t align,
+			    void (*ctor)(void *obj, void *arg),
+			    void (*dtor)(void *obj, void *arg), void *arg);
+void *sb_cache_alloc(sb_cache_t *cache);
+void sb_cache_free(sb_cache_t *cache, void *obj);
+void sb_cache_destroy(sb_cache_t *cache);
+
 /* The version of the library actually serving allocations, e.g. "0.1.0". */
 const char *sb_version(void);
 

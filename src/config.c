@@ -1,5 +1,5 @@
 /*
- * config.c - sbmalloc's settings, read from the environment.
+ * config.c - sbmalloc's settings, read from the environment, and bring-up.
  *
  * The environment is scanned from `environ` directly: getenv() may not be
  * ready when the first malloc comes (ld.so calls malloc before libc is
@@ -86,4 +86,24 @@ void sb_config_init(void)
 	v = sb_env("SBMALLOC_DIRTY_MAX");
 	if (v != NULL)
 		parse_size(v, &sb_config.dirty_max);
+}
+
+/* ---- Bring-up ---------------------------------------------------------- */
+
+int sb_init_state;			/* 0 none, 1 running, 2 done */
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The layers, bottom up; the first call of all, from any entry point. */
+void sb_global_init(void)
+{
+	pthread_mutex_lock(&init_lock);
+	if (sb_init_state == 0) {
+		sb_init_state = 1;
+		sb_config_init();
+		if (!sb_region_init())
+			sb_fatal("cannot initialise regions");
+		sb_slab_init();
+		__atomic_store_n(&sb_init_state, 2, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&init_lock);
 }

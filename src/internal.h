@@ -110,6 +110,15 @@ void sb_config_init(void);
 /* Value of NAME in environ, or NULL; never allocates. */
 const char *sb_env(const char *name);
 
+/* Bring the layers up once (config.c); cheap to call on every slow path. */
+extern int sb_init_state;
+void sb_global_init(void);
+static inline void sb_ensure_init(void)
+{
+	if (sb_unlikely(__atomic_load_n(&sb_init_state, __ATOMIC_ACQUIRE) != 2))
+		sb_global_init();
+}
+
 /* ---- Messages (report.c) ---------------------------------------------- */
 
 /* "sbmalloc: <func>(): <what> 0x<ptr>\n" on stderr, then abort(). */
@@ -372,7 +381,11 @@ struct sb_cache {
 	uint32_t colour_step;
 	unsigned reserve;		/* empty slabs kept before returning pages */
 	struct sb_slab_head lists[3];	/* indexed by enum sb_slab_list */
-	uint8_t class_index;		/* size class, or SB_NO_CLASS */
+	uint8_t class_index;		/* bin index: size class or dedicated slot */
+	bool dead;			/* destroyed dedicated cache, kept for reuse */
+	void (*ctor)(void *obj, void *arg);	/* dedicated caches (cache.c) */
+	void (*dtor)(void *obj, void *arg);
+	void *ctor_arg;
 	size_t active_objs;		/* out of the slab layer (incl. magazines) */
 	uint64_t slabs_created, slabs_destroyed;
 	struct sb_cache *next;		/* every cache, for stats and fork */
@@ -393,9 +406,22 @@ extern struct sb_class_info sb_class_info[256];
 
 extern struct sb_cache sb_size_caches[SB_NR_CLASSES];
 
+/*
+ * Bin indices: the size classes first, then up to SB_MAX_DEDICATED
+ * dedicated caches (cache.c).  sb_cache_of[] maps a bin index (a SLAB
+ * page's `order`) to its cache.
+ */
+#define SB_MAX_DEDICATED 64
+#define SB_NR_BINS (SB_NR_CLASSES + SB_MAX_DEDICATED)
+extern struct sb_cache *sb_cache_of[SB_NR_BINS];
+/* Link a set-up cache into the list of all caches (stats, fork). */
+void sb_cache_register(struct sb_cache *c);
+
 void sb_slab_init(void);
 /* Set up a cache for objects of size (a multiple of 16) into c. */
 void sb_cache_setup(struct sb_cache *c, const char *name, size_t size, size_t align);
+/* Give every slab of c back (all must be empty); destructors run. */
+void sb_slab_destroy_all(struct sb_cache *c);
 void *sb_slab_alloc(struct sb_cache *c);
 /* Up to n objects into out under one lock; returns how many (0: no memory). */
 unsigned sb_slab_alloc_batch(struct sb_cache *c, void **out, unsigned n);
@@ -409,6 +435,9 @@ bool sb_slab_is_object(const struct sb_slab *s, const void *p);
 size_t sb_slab_reclaim(void);
 struct sb_cache *sb_cache_list(void);
 
+/* The list of caches, around fork (reinit: in the child). */
+void sb_cache_list_lock(void);
+void sb_cache_list_unlock(bool reinit);
 void sb_slab_fork_prepare(void);
 void sb_slab_fork_parent(void);
 void sb_slab_fork_child(void);
@@ -453,7 +482,7 @@ enum sb_tc_state { SB_TC_EMPTY, SB_TC_LIVE, SB_TC_DEAD, SB_TC_COUNTED };
 struct sb_thread_stats;
 
 struct sb_tcache {
-	struct sb_bin bins[SB_NR_CLASSES];
+	struct sb_bin bins[SB_NR_BINS];
 	struct sb_large_bin large[SB_TC_LARGE_PAGES + 1];
 	enum sb_tc_state state;
 	struct sb_tcache *real;		/* COUNTED: the thread's LIVE cache */
@@ -480,6 +509,9 @@ void *sb_tc_large_alloc(size_t npages);
 bool sb_tc_large_free(uint32_t npages, void *p, const char *func);
 /* Return the calling thread's cached objects and blocks to the layers below. */
 void sb_tc_flush(void);
+/* Give back the objects every thread's magazines hold for bin cls (for
+ * sb_cache_destroy: no thread may be using that cache). */
+void sb_mag_drain(unsigned cls);
 void sb_mag_cached(size_t *obj_bytes, size_t *page_bytes);
 void sb_mag_init(void);
 /* Switch to counting: give every new thread (and the caller) a COUNTED face. */

@@ -39,7 +39,7 @@
 
 static struct sb_mag mag_sentinel;	/* rounds 0, cap 0: both fast paths miss */
 
-#define SENTINEL_BINS { [0 ... SB_NR_CLASSES - 1] = { &mag_sentinel, &mag_sentinel } }
+#define SENTINEL_BINS { [0 ... SB_NR_BINS - 1] = { &mag_sentinel, &mag_sentinel } }
 static struct sb_tcache tc_empty_sentinel = { .bins = SENTINEL_BINS, .state = SB_TC_EMPTY };
 static struct sb_tcache tc_dead_sentinel = { .bins = SENTINEL_BINS, .state = SB_TC_DEAD };
 __thread struct sb_tcache *sb_tc __attribute__((tls_model("initial-exec"))) = &tc_empty_sentinel;
@@ -53,7 +53,7 @@ static void tc_point_at_sentinel(struct sb_tcache *tc)
 {
 	unsigned i;
 
-	for (i = 0; i < SB_NR_CLASSES; i++)
+	for (i = 0; i < SB_NR_BINS; i++)
 		tc->bins[i].loaded = tc->bins[i].prev = &mag_sentinel;
 }
 
@@ -135,7 +135,7 @@ static SB_NOINLINE struct sb_tcache *tc_get(void)
 
 static inline struct sb_cache *cache_of(unsigned cls)
 {
-	return &sb_size_caches[cls];
+	return sb_cache_of[cls];
 }
 
 void *sb_mag_alloc_slow(unsigned cls)
@@ -289,9 +289,10 @@ void sb_mag_cached(size_t *obj_bytes, size_t *page_bytes)
 
 	pthread_mutex_lock(&tc_lock);
 	for (tc = tc_list; tc != NULL; tc = tc->next) {
-		for (i = 0; i < sb_nr_classes; i++)
-			objs += (size_t)(tc->bins[i].loaded->rounds + tc->bins[i].prev->rounds) *
-				sb_class_info[i].size;
+		for (i = 0; i < SB_NR_BINS; i++)
+			if (tc->bins[i].loaded->rounds + tc->bins[i].prev->rounds)
+				objs += (size_t)(tc->bins[i].loaded->rounds + tc->bins[i].prev->rounds) *
+					cache_of(i)->size;
 		for (i = 1; i <= SB_TC_LARGE_PAGES; i++)
 			pages += (size_t)tc->large[i].count * i;
 	}
@@ -308,19 +309,33 @@ void sb_mag_cached(size_t *obj_bytes, size_t *page_bytes)
 
 /* ---- Flush, thread exit, fork ------------------------------------------ */
 
+/* Give one bin's magazines to its cache's depot. */
+static void flush_bin(struct sb_bin *b, unsigned cls)
+{
+	if (b->loaded->cap)
+		sb_depot_put(cache_of(cls), b->loaded);
+	if (b->prev->cap)
+		sb_depot_put(cache_of(cls), b->prev);
+	b->loaded = b->prev = &mag_sentinel;
+}
+
+void sb_mag_drain(unsigned cls)
+{
+	struct sb_tcache *tc;
+
+	pthread_mutex_lock(&tc_lock);
+	for (tc = tc_list; tc != NULL; tc = tc->next)
+		flush_bin(&tc->bins[cls], cls);
+	pthread_mutex_unlock(&tc_lock);
+	sb_depot_reap(cache_of(cls), true);
+}
+
 static void flush(struct sb_tcache *tc)
 {
 	unsigned i, j;
 
-	for (i = 0; i < SB_NR_CLASSES; i++) {
-		struct sb_bin *b = &tc->bins[i];
-
-		if (b->loaded->cap)
-			sb_depot_put(cache_of(i), b->loaded);
-		if (b->prev->cap)
-			sb_depot_put(cache_of(i), b->prev);
-		b->loaded = b->prev = &mag_sentinel;
-	}
+	for (i = 0; i < SB_NR_BINS; i++)
+		flush_bin(&tc->bins[i], i);
 	for (i = 1; i <= SB_TC_LARGE_PAGES; i++) {
 		struct sb_large_bin *lb = &tc->large[i];
 
@@ -363,12 +378,10 @@ static void thread_exit(void *arg)
 void sb_mag_fork_prepare(void)
 {
 	pthread_mutex_lock(&tc_lock);
-	sb_depot_fork_prepare();
 }
 
 void sb_mag_fork_parent(void)
 {
-	sb_depot_fork_parent();
 	pthread_mutex_unlock(&tc_lock);
 }
 
@@ -376,7 +389,6 @@ void sb_mag_fork_child(void)
 {
 	struct sb_tcache *tc = sb_tc;
 
-	sb_depot_fork_child();
 	pthread_mutex_init(&tc_lock, NULL);
 	tc_list = NULL;
 	if (tc->state == SB_TC_LIVE) {

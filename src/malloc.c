@@ -38,9 +38,9 @@
  * fork handlers.
  *
  * Fork: the prepare handler takes every lock in the documented order
- * (thread-cache list, depot locks, cache locks, then region.c's: grow,
- * regions, huge, meta); the parent releases them, the child re-initialises
- * them.
+ * (thread-cache list, the list of caches, depot locks, cache locks, then
+ * region.c's: grow, regions, huge, meta); the parent releases them, the
+ * child re-initialises them.
  */
 #include "internal.h"
 
@@ -53,29 +53,6 @@
 #define SB_ALIAS(target) __attribute__((alias(#target), used, visibility("default")))
 
 /* ---- Start-up ---------------------------------------------------------- */
-
-static int init_state;			/* 0 none, 1 running, 2 done */
-static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static SB_COLD void global_init(void)
-{
-	pthread_mutex_lock(&init_lock);
-	if (init_state == 0) {
-		init_state = 1;
-		sb_config_init();
-		if (!sb_region_init())
-			sb_fatal("cannot initialise regions");
-		sb_slab_init();
-		__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
-	}
-	pthread_mutex_unlock(&init_lock);
-}
-
-static inline void ensure_init(void)
-{
-	if (sb_unlikely(__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != 2))
-		global_init();
-}
 
 /* ---- Allocation -------------------------------------------------------- */
 
@@ -101,7 +78,7 @@ static SB_NOINLINE void *alloc_large(size_t size, size_t align)
 		errno = ENOMEM;
 		return NULL;
 	}
-	ensure_init();
+	sb_ensure_init();
 	if (size <= SB_MAX_BLOCK_SIZE && align <= SB_MAX_BLOCK_SIZE) {
 		npages = (size + SB_PAGE_SIZE - 1) >> SB_PAGE_SHIFT;
 		if (align <= SB_PAGE_SIZE && (p = sb_tc_large_alloc(npages)) != NULL) {
@@ -138,7 +115,7 @@ static SB_NOINLINE void *malloc_slower(size_t size)
 {
 	void *p;
 
-	ensure_init();
+	sb_ensure_init();
 	if (size <= SB_SMALL_MAX)
 		p = alloc_small(sb_size_class(size));
 	else
@@ -217,7 +194,7 @@ static void *sb_alloc_aligned(size_t align, size_t size)
 
 	if (align <= SB_ALIGNMENT)
 		return sb_alloc(size);
-	ensure_init();
+	sb_ensure_init();
 	p = alloc_aligned(align, size);
 	if (sb_unlikely(sb_stats_on) && p != NULL) {
 		sb_count(SB_ST_ALIGNED, 1);
@@ -659,7 +636,7 @@ int sb_impl_malloc_trim(size_t pad)
 
 	struct sb_cache *c;
 
-	ensure_init();
+	sb_ensure_init();
 	sb_tc_flush();
 	for (c = sb_cache_list(); c != NULL; c = c->next)
 		sb_depot_reap(c, true);
@@ -670,7 +647,7 @@ int sb_impl_malloc_trim(size_t pad)
 
 int sb_impl_mallopt(int param, int value)
 {
-	ensure_init();
+	sb_ensure_init();
 	switch (param) {
 	case M_TRIM_THRESHOLD:
 		if (value < 0)
@@ -692,7 +669,7 @@ struct mallinfo2 sb_impl_mallinfo2(void)
 	struct mallinfo2 mi;
 	struct sb_heap_usage u;
 
-	ensure_init();
+	sb_ensure_init();
 	sb_heap_usage(&u);
 	memset(&mi, 0, sizeof(mi));
 	mi.arena = u.mapped - u.huge_bytes;
@@ -723,13 +700,13 @@ struct mallinfo sb_impl_mallinfo(void)
 
 void sb_impl_malloc_stats(void)
 {
-	ensure_init();
+	sb_ensure_init();
 	sb_stats_dump(2, true);
 }
 
 SB_EXPORT void sb_stats_print(int fd)
 {
-	ensure_init();
+	sb_ensure_init();
 	sb_stats_dump(fd, true);
 }
 
@@ -767,8 +744,10 @@ int __posix_memalign(void **memptr, size_t align, size_t size) SB_ALIAS(sb_impl_
 
 static void fork_prepare(void)
 {
-	ensure_init();
+	sb_ensure_init();
 	sb_mag_fork_prepare();
+	sb_cache_list_lock();
+	sb_depot_fork_prepare();
 	sb_slab_fork_prepare();
 	sb_region_fork_prepare();
 }
@@ -777,6 +756,8 @@ static void fork_parent(void)
 {
 	sb_region_fork_parent();
 	sb_slab_fork_parent();
+	sb_depot_fork_parent();
+	sb_cache_list_unlock(false);
 	sb_mag_fork_parent();
 }
 
@@ -784,12 +765,14 @@ static void fork_child(void)
 {
 	sb_region_fork_child();
 	sb_slab_fork_child();
+	sb_depot_fork_child();
+	sb_cache_list_unlock(true);
 	sb_mag_fork_child();
 }
 
 __attribute__((constructor)) static void sb_constructor(void)
 {
-	ensure_init();
+	sb_ensure_init();
 	sb_config_init();
 	sb_stats_init();
 	if (sb_stats_on) {

@@ -31,9 +31,12 @@
  *
  * Locking: one mutex per cache protects its lists, slabs and counters.  The
  * buddy allocator (and through it region creation) and the metadata
- * allocator are called with the cache lock held; lock order: cache lock ->
- * region.c's locks.  No two cache locks are held at once except in
- * sb_slab_fork_prepare(), which takes them in list order.
+ * allocator are called with the cache lock held, except while a new slab is
+ * built (slab_create drops it, so constructors and reclaim run unlocked);
+ * lock order: caches_lock (the list of caches) -> cache lock -> region.c's
+ * locks.  No two cache locks are held at once except in
+ * sb_slab_fork_prepare(), which takes them in list order.  Destructors run
+ * with the cache lock held: they must not use the same cache.
  */
 #include "internal.h"
 
@@ -45,7 +48,9 @@
 
 struct sb_cache sb_size_caches[SB_NR_CLASSES];
 struct sb_class_info sb_class_info[256];
+struct sb_cache *sb_cache_of[SB_NR_BINS];
 static struct sb_cache *cache_head;
+static pthread_mutex_t caches_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void list_insert(struct sb_cache *c, struct sb_slab *s, enum sb_slab_list l)
 {
@@ -123,8 +128,14 @@ void sb_cache_setup(struct sb_cache *c, const char *name, size_t size, size_t al
 	c->reserve = 1;
 	c->class_index = SB_NO_CLASS;
 	sb_depot_init(c);
+}
+
+void sb_cache_register(struct sb_cache *c)
+{
+	pthread_mutex_lock(&caches_lock);
 	c->next = cache_head;
-	cache_head = c;
+	__atomic_store_n(&cache_head, c, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&caches_lock);
 }
 
 void sb_slab_init(void)
@@ -137,7 +148,9 @@ void sb_slab_init(void)
 		memcpy(name, "malloc-", 7);
 		sb_fmt_u64(name + 7, sizeof(name) - 7, sb_class_size[i]);
 		sb_cache_setup(&sb_size_caches[i], name, sb_class_size[i], 0);
+		sb_cache_register(&sb_size_caches[i]);
 		sb_size_caches[i].class_index = (uint8_t)i;
+		sb_cache_of[i] = &sb_size_caches[i];
 		sb_class_info[i].size = sb_size_caches[i].size;
 		sb_class_info[i].span = (uint32_t)sb_size_caches[i].objs_per_slab * sb_size_caches[i].size;
 		sb_class_info[i].recip = (uint32_t)sb_size_caches[i].recip;
@@ -150,44 +163,57 @@ struct sb_cache *sb_cache_list(void)
 	return cache_head;
 }
 
+/*
+ * A new slab for c, on its partial list.  Called and returns with c->lock
+ * held, but drops it while the slab is built, so that constructors run
+ * without it and, when memory runs out, every cache can be reclaimed
+ * (destructors run) before one more try.
+ */
 static struct sb_slab *slab_create(struct sb_cache *c)
 {
 	struct sb_region *r;
 	struct sb_slab *s;
 	char *mem;
-	unsigned i, n = c->objs_per_slab;
+	unsigned i, n = c->objs_per_slab, colour = c->colour_next;
 	struct sb_page *pg;
 
+	if (++c->colour_next == c->colour_count)
+		c->colour_next = 0;
+	pthread_mutex_unlock(&c->lock);
 	s = sb_meta_alloc(sizeof(*s));
-	if (s == NULL)
-		return NULL;
-	mem = sb_buddy_alloc(c->pages_per_slab, 1);
+	mem = s != NULL ? sb_buddy_alloc(c->pages_per_slab, 1) : NULL;
+	if (s != NULL && mem == NULL && sb_slab_reclaim() > 0)
+		mem = sb_buddy_alloc(c->pages_per_slab, 1);
 	if (mem == NULL) {
-		sb_meta_free(s, sizeof(*s));
+		if (s != NULL)
+			sb_meta_free(s, sizeof(*s));
+		pthread_mutex_lock(&c->lock);
 		return NULL;
 	}
 	r = sb_registry_lookup(mem);
 	s->cache = c;
 	s->mem = mem;
-	s->colour = (uint16_t)c->colour_next;
-	s->objs = mem + (size_t)c->colour_next * c->colour_step;
-	if (++c->colour_next == c->colour_count)
-		c->colour_next = 0;
+	s->colour = (uint16_t)colour;
+	s->objs = mem + (size_t)colour * c->colour_step;
 	s->nfree = (uint16_t)n;
 	s->hint = 0;
 	for (i = 0; i < n / 64; i++)
 		s->free_bits[i] = ~(uint64_t)0;
 	if (n % 64)
 		s->free_bits[n / 64] = ((uint64_t)1 << (n % 64)) - 1;
-	s->poisoned = sb_config.check;
+	s->poisoned = sb_config.check && c->ctor == NULL;
 	if (sb_unlikely(s->poisoned))
 		memset(mem, SB_POISON, (size_t)c->pages_per_slab << SB_PAGE_SHIFT);
+	if (c->ctor != NULL)
+		for (i = 0; i < n; i++)
+			c->ctor(s->objs + (size_t)i * c->size, c->ctor_arg);
 	pg = sb_region_page(r, mem);
 	for (i = 0; i < c->pages_per_slab; i++) {
 		pg[i].slab = s;
 		pg[i].order = c->class_index;
 		__atomic_store_n(&pg[i].state, SB_PAGE_SLAB, __ATOMIC_RELEASE);
 	}
+	pthread_mutex_lock(&c->lock);
 	c->slabs_created++;
 	list_insert(c, s, SB_SLAB_PARTIAL);
 	return s;
@@ -200,6 +226,9 @@ static void slab_destroy(struct sb_cache *c, struct sb_slab *s)
 	unsigned i;
 
 	list_remove(c, s);
+	if (c->dtor != NULL)
+		for (i = 0; i < c->objs_per_slab; i++)
+			c->dtor(s->objs + (size_t)i * c->size, c->ctor_arg);
 	for (i = 1; i < c->pages_per_slab; i++)
 		__atomic_store_n(&pg[i].state, SB_PAGE_TAIL, __ATOMIC_RELAXED);
 	pg[0].npages = c->pages_per_slab;
@@ -361,6 +390,17 @@ void sb_slab_free_batch(struct sb_cache *c, void *const *objs, unsigned n)
 	pthread_mutex_unlock(&c->lock);
 }
 
+void sb_slab_destroy_all(struct sb_cache *c)
+{
+	unsigned l;
+
+	pthread_mutex_lock(&c->lock);
+	for (l = 0; l < 3; l++)
+		while (c->lists[l].first != NULL)
+			slab_destroy(c, c->lists[l].first);
+	pthread_mutex_unlock(&c->lock);
+}
+
 size_t sb_slab_reclaim(void)
 {
 	struct sb_cache *c;
@@ -375,6 +415,19 @@ size_t sb_slab_reclaim(void)
 		pthread_mutex_unlock(&c->lock);
 	}
 	return pages << SB_PAGE_SHIFT;
+}
+
+void sb_cache_list_lock(void)
+{
+	pthread_mutex_lock(&caches_lock);
+}
+
+void sb_cache_list_unlock(bool reinit)
+{
+	if (reinit)
+		pthread_mutex_init(&caches_lock, NULL);
+	else
+		pthread_mutex_unlock(&caches_lock);
 }
 
 void sb_slab_fork_prepare(void)

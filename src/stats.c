@@ -280,6 +280,8 @@ static void dump_slabinfo(struct out *o, bool locked, uint64_t *slab_bytes)
 	for (c = sb_cache_list(); c != NULL; c = c->next) {
 		struct cache_row row;
 
+		if (c->dead)
+			continue;
 		read_cache(c, locked, &row);
 		*slab_bytes += row.num_slabs * c->pages_per_slab * SB_PAGE_SIZE;
 		/* "%-17s %6lu %6lu %6u %4u %4d", as mm/slab_common.c prints */

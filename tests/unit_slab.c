@@ -358,6 +358,7 @@ TEST(reclaim_returns_every_empty_slab_to_the_buddy_allocator)
 	size_t got, want;
 
 	sb_cache_setup(&cache96, "test-96", 96, 0);
+	sb_cache_register(&cache96);
 	a = sb_slab_alloc(&cache96);
 	b = sb_slab_alloc(big);
 	CHECK(a && b);
