@@ -14,6 +14,13 @@
  * to SB_MAG_MAX_ROUNDS, as umem_cache_magazine_resize() does.  Sizes only
  * grow.
  *
+ * Bound.  The depot keeps at most DEPOT_FULL_MAX full magazines per cache;
+ * a full magazine offered beyond that has its objects returned to the slab
+ * layer at once (one lock round trip) and is kept as an empty one.  Objects
+ * a program freed in a burst thus go back to their slabs, and empty slabs
+ * to the buddy allocator, instead of waiting for the reaper; threads that
+ * trade magazines steadily still find full ones in the depot.
+ *
  * Working-set reaping.  Every list tracks the smallest length it had since
  * the last update (`min`).  At each update (at least REAP_INTERVAL_NS
  * apart, checked during exchanges; there is no background thread):
@@ -35,6 +42,7 @@
 #define SB_MAG_START_ROUNDS 64
 #define MAG_BYTES_TARGET (32 << 10)
 #define CONTENTION_LIMIT 16
+#define DEPOT_FULL_MAX 4
 #define REAP_INTERVAL_NS 1000000000ull
 
 struct sb_mag *sb_mag_new(uint32_t cap)
@@ -169,8 +177,10 @@ struct sb_mag *sb_depot_exchange(struct sb_cache *c, struct sb_mag *give, bool g
 	depot_lock(d);
 	if (give_full) {
 		got = pop(&d->empty, &d->nempty, &d->empty_min);
-		if (give != NULL)
+		if (give != NULL && d->nfull < DEPOT_FULL_MAX) {
 			push(&d->full, &d->nfull, give);
+			give = NULL;
+		}
 	} else {
 		got = pop(&d->full, &d->nfull, &d->full_min);
 		if (got != NULL && give != NULL)
@@ -181,6 +191,14 @@ struct sb_mag *sb_depot_exchange(struct sb_cache *c, struct sb_mag *give, bool g
 	pthread_mutex_unlock(&d->lock);
 	if (reaped != NULL)
 		release(c, reaped);
+	if (give_full && give != NULL) {
+		/* The depot holds enough: these objects go back to their slabs. */
+		sb_slab_free_batch(c, give->objs, give->rounds);
+		give->rounds = 0;
+		if (got == NULL)
+			return give;
+		sb_depot_put(c, give);
+	}
 	if (got == NULL && give_full)
 		got = sb_mag_new(d->mag_cap);
 	return got;

@@ -138,6 +138,19 @@ static inline struct sb_cache *cache_of(unsigned cls)
 	return sb_cache_of[cls];
 }
 
+/*
+ * How many objects to take from the slab layer into an empty magazine: a
+ * whole magazine of small objects, but no more than REFILL_BYTES of large
+ * ones, so that the first malloc of 16 KiB does not take eight of them.
+ */
+#define REFILL_BYTES 8192
+static inline unsigned refill_count(const struct sb_cache *c, const struct sb_mag *m)
+{
+	unsigned n = REFILL_BYTES / c->size;
+
+	return n == 0 ? 1 : n < m->cap ? n : m->cap;
+}
+
 void *sb_mag_alloc_slow(unsigned cls)
 {
 	struct sb_tcache *tc = tc_get();
@@ -175,7 +188,7 @@ void *sb_mag_alloc_slow(unsigned cls)
 		b->loaded = m;
 	}
 	m = b->loaded;
-	m->rounds = sb_slab_alloc_batch(c, m->objs, m->cap);
+	m->rounds = sb_slab_alloc_batch(c, m->objs, refill_count(c, m));
 	if (m->rounds == 0) {
 		errno = ENOMEM;
 		return NULL;
