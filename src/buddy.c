@@ -20,17 +20,25 @@
  * descriptor is LARGE; this is what makes invalid and double frees of
  * blocks detectable without touching user memory.
  *
- * Returning memory to the OS.  Free blocks carry a dirty bit: they may hold
- * resident pages.  Fresh regions are clean.  A merged block is dirty if any
- * part was, so dirty counts are an upper bound.  When the dirty pages of all
- * regions exceed SBMALLOC_DIRTY_MAX (16 MiB by default) and the region being
- * freed into holds at least 1 MiB of dirty pages in blocks of purge_order or
- * more, those blocks are purged with madvise(MADV_DONTNEED) and become
- * clean.  purge_order is 2 (16 KiB) for 4k regions and 9 (2 MiB) for huge
- * page backed regions, where purging less than a huge page would split it
- * (THP) or be refused (hugetlb).  So repeated malloc/free of large blocks
- * reuses warm memory, and a program that frees a gigabyte gets all but a
- * few megabytes back.  malloc_trim() purges every dirty block at once.
+ * Returning memory to the OS.  Free blocks carry a dirty bit (they may hold
+ * resident pages) and the purge epoch (100 ms ticks of a coarse clock, mod
+ * 256) when they were freed.  Fresh regions are clean.  A merged block is
+ * dirty if any part was, and takes the newest epoch, so dirty counts are an
+ * upper bound.  When the dirty pages of all regions exceed
+ * SBMALLOC_DIRTY_MAX (16 MiB by default) and the region being freed into
+ * holds at least 1 MiB of dirty pages in blocks of purge_order or more,
+ * blocks of that region that have been free for a whole epoch are purged
+ * with madvise(MADV_DONTNEED), largest first, until the total is back at
+ * SBMALLOC_DIRTY_MAX; at most once per epoch per region.  Beyond four times
+ * SBMALLOC_DIRTY_MAX, any dirty block goes at once.  purge_order is 2
+ * (16 KiB) for 4k regions and 9 (2 MiB) for huge page backed regions, where
+ * purging less than a huge page would split it (THP) or be refused
+ * (hugetlb).  So a program that cycles through more than the budget keeps
+ * reusing warm memory instead of faulting it back in on every allocation,
+ * and a program that frees a gigabyte gets all but a few tens of megabytes
+ * back at once.  There is no background thread: a program that frees and
+ * then goes idle keeps up to 4 x SBMALLOC_DIRTY_MAX until its next free
+ * into a region or malloc_trim(), which purges every dirty block.
  *
  * Locking: each region's lock protects its free lists and descriptors.
  * Allocation scans regions in creation order (lowest first, which keeps
@@ -41,10 +49,14 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <time.h>
 
 #define PURGE_TRIGGER_PAGES 256		/* 1 MiB of purgeable dirt in a region */
+#define EPOCH_MS 100
+#define HARD_FACTOR 4			/* beyond 4 x dirty_max, purge at once */
 
 static size_t total_dirty_pages;	/* atomic: sum of regions' dirty_pages */
+static uint8_t cur_epoch;		/* purge epochs of EPOCH_MS, mod 256 */
 
 static inline uint32_t page_index(struct sb_region *r, const void *p)
 {
@@ -67,6 +79,7 @@ static void list_add(struct sb_region *r, uint32_t idx, unsigned order, bool dir
 	pg->state = SB_PAGE_FREE;
 	pg->order = (uint8_t)order;
 	pg->dirty = dirty;
+	pg->epoch = cur_epoch;
 	pg->link.prev = SB_NO_PAGE;
 	pg->link.next = next;
 	if (next != SB_NO_PAGE)
@@ -151,15 +164,25 @@ static void give_back_suffix(struct sb_region *r, uint32_t x, uint32_t end, bool
 	}
 }
 
-static void purge_region(struct sb_region *r, unsigned min_order)
+/*
+ * Purge dirty free blocks of min_order or more, largest first, until all
+ * regions together hold at most target_pages dirty pages.  only_old: skip
+ * blocks freed during this epoch or the one before (less than one to two
+ * epochs ago), which a busy program is likely to reuse at once.
+ */
+static void purge_region(struct sb_region *r, unsigned min_order, bool only_old,
+			 size_t target_pages)
 {
 	unsigned o;
 	uint32_t idx;
 
-	for (o = min_order; o < SB_NR_ORDERS; o++)
+	for (o = SB_NR_ORDERS; o-- > min_order;)
 		for (idx = r->free_head[o]; idx != SB_NO_PAGE; idx = r->pages[idx].link.next) {
 			struct sb_page *pg = &r->pages[idx];
-			if (!pg->dirty)
+
+			if (__atomic_load_n(&total_dirty_pages, __ATOMIC_RELAXED) <= target_pages)
+				return;
+			if (!pg->dirty || (only_old && (uint8_t)(cur_epoch - pg->epoch) < 2))
 				continue;
 			sb_os_purge(sb_region_page_addr(r, idx), SB_PAGE_SIZE << o);
 			pg->dirty = false;
@@ -167,12 +190,34 @@ static void purge_region(struct sb_region *r, unsigned min_order)
 		}
 }
 
+static uint8_t epoch_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint8_t)(((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) / EPOCH_MS);
+}
+
+/*
+ * After a free into r: when all regions hold more than dirty_max of dirty
+ * free memory, give back blocks of r that have been free for an epoch or
+ * more (at most once per epoch per region), down to dirty_max; beyond
+ * HARD_FACTOR x dirty_max, give back any dirty block at once.
+ */
 static inline void maybe_purge(struct sb_region *r)
 {
-	if (r->purgeable_pages >= PURGE_TRIGGER_PAGES &&
-	    (__atomic_load_n(&total_dirty_pages, __ATOMIC_RELAXED) << SB_PAGE_SHIFT) >
-	    sb_config.dirty_max)
-		purge_region(r, r->purge_order);
+	size_t total = __atomic_load_n(&total_dirty_pages, __ATOMIC_RELAXED) << SB_PAGE_SHIFT;
+	size_t max = sb_config.dirty_max;
+	bool hard;
+
+	if (r->purgeable_pages < PURGE_TRIGGER_PAGES || total <= max)
+		return;
+	cur_epoch = epoch_now();
+	hard = total > HARD_FACTOR * max;
+	if (!hard && r->purge_epoch == cur_epoch)
+		return;
+	r->purge_epoch = cur_epoch;
+	purge_region(r, r->purge_order, !hard, max >> SB_PAGE_SHIFT);
 }
 
 static void region_add_memory(struct sb_region *r)
@@ -324,7 +369,7 @@ size_t sb_buddy_trim(void)
 
 		pthread_mutex_lock(&r->lock);
 		before = r->dirty_pages;
-		purge_region(r, r->backing == SB_BACKING_4K ? 0 : r->purge_order);
+		purge_region(r, r->backing == SB_BACKING_4K ? 0 : r->purge_order, false, 0);
 		purged += before - r->dirty_pages;
 		pthread_mutex_unlock(&r->lock);
 	}
