@@ -40,10 +40,12 @@ void sb_stats_print(int fd);
  * ctor runs once per object slot when a slab is populated, dtor once per
  * constructed object when a slab goes back to the page allocator (reclaim
  * by malloc_trim or when memory runs out, or sb_cache_destroy); both get
- * arg.  They run with sbmalloc's locks for this cache possibly held: they
- * may call malloc and free, but not this cache's functions.  NULL with
- * errno EINVAL for a NULL name, a zero or too large size or a bad
- * alignment; ENOMEM when 64 dedicated caches exist already.
+ * arg.  A destructor needs a constructor (objects of a cache without one
+ * were never constructed).  They run with sbmalloc's locks for this cache
+ * possibly held: they may call malloc and free, but not this cache's
+ * functions.  NULL with errno EINVAL for a NULL name, a zero or too large
+ * size, a bad alignment or a destructor without a constructor; ENOMEM when
+ * 64 dedicated caches exist already.
  *
  * sb_cache_free and free() both return an object to its cache.
  * sb_cache_free of an object of another cache, or not from sbmalloc, is

@@ -23,9 +23,11 @@
  * and the depot hold; objects still allocated after that are reported
  * (count and cache name) and the cache is left alone.  A destroyed cache's
  * struct is never freed: it stays on the list of caches (the signal-time
- * statistics dump walks it without a lock), marked dead, and is reused by
- * the next sb_cache_create().  No thread may use a cache during or after
- * its destruction.
+ * statistics dump walks it without a lock), marked dead.  No thread may
+ * use a cache during or after
+ * its destruction.  Its struct is never freed or reused in place (reclaim
+ * and fork walk the list of caches and take its lock at any time); its bin
+ * index goes to the next cache created.
  *
  * Locking: create and destroy hold slot_lock; below that, the magazine,
  * depot and slab layers take their own locks.
@@ -48,7 +50,8 @@ SB_EXPORT struct sb_cache *sb_cache_create(const char *name, size_t size, size_t
 	unsigned slot;
 
 	if (name == NULL || size == 0 || size > SB_DEDICATED_MAX_SIZE ||
-	    (align != 0 && (!sb_is_pow2(align) || align > SB_PAGE_SIZE))) {
+	    (align != 0 && (!sb_is_pow2(align) || align > SB_PAGE_SIZE)) ||
+	    (dtor != NULL && ctor == NULL)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -57,31 +60,18 @@ SB_EXPORT struct sb_cache *sb_cache_create(const char *name, size_t size, size_t
 	for (slot = SB_NR_CLASSES; slot < SB_NR_BINS; slot++)
 		if (sb_cache_of[slot] == NULL || sb_cache_of[slot]->dead)
 			break;
-	if (slot == SB_NR_BINS) {
+	if (slot == SB_NR_BINS || (c = sb_meta_alloc(sizeof(*c))) == NULL) {
 		errno = ENOMEM;
 		goto out;
 	}
-	c = sb_cache_of[slot];
-	if (c == NULL && (c = sb_meta_alloc(sizeof(*c))) == NULL) {
-		errno = ENOMEM;
-		goto out;
-	}
-	{
-		struct sb_cache *next = c->next;
-		bool listed = sb_cache_of[slot] != NULL;
-
-		sb_cache_setup(c, name, sb_align_up(size, SB_ALIGNMENT), align ? align : SB_ALIGNMENT);
-		c->class_index = (uint8_t)slot;
-		c->ctor = ctor;
-		c->dtor = dtor;
-		c->ctor_arg = arg;
-		if (ctor != NULL)
-			c->reserve = UINT32_MAX;
-		if (listed)
-			c->next = next;
-		else
-			sb_cache_register(c);
-	}
+	sb_cache_setup(c, name, sb_align_up(size, SB_ALIGNMENT), align ? align : SB_ALIGNMENT);
+	c->class_index = (uint8_t)slot;
+	c->ctor = ctor;
+	c->dtor = dtor;
+	c->ctor_arg = arg;
+	if (ctor != NULL)
+		c->reserve = UINT32_MAX;
+	sb_cache_register(c);
 	__atomic_store_n(&sb_cache_of[slot], c, __ATOMIC_RELEASE);
 out:
 	pthread_mutex_unlock(&slot_lock);
@@ -108,11 +98,16 @@ SB_EXPORT void *sb_cache_alloc(struct sb_cache *c)
 	struct sb_mag *m = sb_tc->bins[c->class_index].loaded;
 	uint32_t r = m->rounds;
 
+	void *p;
+
 	if (sb_likely(r != 0)) {
 		m->rounds = r - 1;
 		return m->objs[r - 1];
 	}
-	return sb_mag_alloc_slow(c->class_index);
+	p = sb_mag_alloc_slow(c->class_index);
+	if (sb_unlikely(sb_stats_on) && p != NULL)
+		sb_stats_live((long)c->size);
+	return p;
 }
 
 SB_EXPORT void sb_cache_free(struct sb_cache *c, void *obj)
@@ -132,7 +127,9 @@ SB_EXPORT void sb_cache_free(struct sb_cache *c, void *obj)
 		m->rounds = (uint32_t)r + 1;
 		return;
 	}
-	sb_mag_free_slow(c->class_index, obj);
+	if (sb_unlikely(sb_stats_on))
+		sb_stats_live(-(long)c->size);
+	sb_mag_free_slow(c->class_index, obj, "sb_cache_free");
 }
 
 SB_EXPORT void sb_cache_destroy(struct sb_cache *c)

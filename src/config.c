@@ -1,5 +1,6 @@
 /*
- * config.c - sbmalloc's settings, read from the environment, and bring-up.
+ * config.c - sbmalloc's settings, read from the environment; bring-up and
+ * the fork handlers, which span every layer.
  *
  * The environment is scanned from `environ` directly: getenv() may not be
  * ready when the first malloc comes (ld.so calls malloc before libc is
@@ -106,4 +107,40 @@ void sb_global_init(void)
 		__atomic_store_n(&sb_init_state, 2, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&init_lock);
+}
+
+/* ---- Fork -------------------------------------------------------------- */
+
+/*
+ * Registered with pthread_atfork by the library constructor.  Every lock,
+ * in the documented order: the thread-cache list, the list of caches, each
+ * depot, each cache, then region.c's (grow, regions, huge, meta).  The
+ * parent releases them in reverse; the child re-initialises them.
+ */
+void sb_fork_prepare(void)
+{
+	sb_ensure_init();
+	sb_mag_fork_prepare();
+	sb_cache_list_lock();
+	sb_depot_fork_prepare();
+	sb_slab_fork_prepare();
+	sb_region_fork_prepare();
+}
+
+void sb_fork_parent(void)
+{
+	sb_region_fork_parent();
+	sb_slab_fork_parent();
+	sb_depot_fork_parent();
+	sb_cache_list_unlock(false);
+	sb_mag_fork_parent();
+}
+
+void sb_fork_child(void)
+{
+	sb_region_fork_child();
+	sb_slab_fork_child();
+	sb_depot_fork_child();
+	sb_cache_list_unlock(true);
+	sb_mag_fork_child();
 }

@@ -14,7 +14,8 @@
  * to SB_MAG_MAX_ROUNDS, as umem_cache_magazine_resize() does.  Sizes only
  * grow.
  *
- * Bound.  The depot keeps at most DEPOT_FULL_MAX full magazines per cache;
+ * Bound.  The depot keeps full magazines holding at most 1 MiB of objects
+ * per cache (and at least 4 magazines);
  * a full magazine offered beyond that has its objects returned to the slab
  * layer at once (one lock round trip) and is kept as an empty one.  Objects
  * a program freed in a burst thus go back to their slabs, and empty slabs
@@ -42,7 +43,7 @@
 #define SB_MAG_START_ROUNDS 64
 #define MAG_BYTES_TARGET (32 << 10)
 #define CONTENTION_LIMIT 16
-#define DEPOT_FULL_MAX 4
+#define DEPOT_FULL_BYTES ((size_t)1 << 20)
 #define REAP_INTERVAL_NS 1000000000ull
 
 struct sb_mag *sb_mag_new(uint32_t cap)
@@ -151,7 +152,7 @@ static struct sb_mag *ws_update(struct sb_depot *d)
 		return NULL;
 	d->last_update_ns = t;
 	if (d->contention > CONTENTION_LIMIT && d->mag_cap < SB_MAG_MAX_ROUNDS)
-		d->mag_cap *= 2;
+		d->mag_cap = d->mag_cap * 2 > SB_MAG_MAX_ROUNDS ? SB_MAG_MAX_ROUNDS : d->mag_cap * 2;
 	d->contention = 0;
 	d->full_reap = d->full_min;
 	d->full_min = d->nfull;
@@ -169,6 +170,14 @@ static struct sb_mag *ws_update(struct sb_depot *d)
 	return e;
 }
 
+/* Full magazines the depot keeps: 1 MiB of objects, at least 4 magazines. */
+static inline size_t depot_full_max(const struct sb_cache *c)
+{
+	size_t n = DEPOT_FULL_BYTES / ((size_t)c->depot.mag_cap * c->size);
+
+	return n < 4 ? 4 : n;
+}
+
 struct sb_mag *sb_depot_exchange(struct sb_cache *c, struct sb_mag *give, bool give_full)
 {
 	struct sb_depot *d = &c->depot;
@@ -177,7 +186,7 @@ struct sb_mag *sb_depot_exchange(struct sb_cache *c, struct sb_mag *give, bool g
 	depot_lock(d);
 	if (give_full) {
 		got = pop(&d->empty, &d->nempty, &d->empty_min);
-		if (give != NULL && d->nfull < DEPOT_FULL_MAX) {
+		if (give != NULL && d->nfull < depot_full_max(c)) {
 			push(&d->full, &d->nfull, give);
 			give = NULL;
 		}

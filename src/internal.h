@@ -119,6 +119,11 @@ static inline void sb_ensure_init(void)
 		sb_global_init();
 }
 
+/* The pthread_atfork handlers (config.c): every lock, in order. */
+void sb_fork_prepare(void);
+void sb_fork_parent(void);
+void sb_fork_child(void);
+
 /* ---- Messages (report.c) ---------------------------------------------- */
 
 /* "sbmalloc: <func>(): <what> 0x<ptr>\n" on stderr, then abort(). */
@@ -154,7 +159,7 @@ struct sb_page {
 	uint8_t state;		/* enum sb_page_state */
 	uint8_t order;		/* FREE: buddy order; SLAB: size class (SB_NO_CLASS) */
 	uint8_t dirty;		/* FREE: some page of the block may be resident */
-	uint8_t pad;
+	uint8_t epoch;		/* FREE and dirty: purge epoch when it was freed */
 	uint32_t npages;	/* LARGE: pages in the block (need not be 2^k) */
 	union {
 		struct {
@@ -180,6 +185,7 @@ struct sb_region {
 	size_t dirty_pages;		/* pages of free blocks marked dirty */
 	size_t purgeable_pages;		/* dirty pages in blocks >= purge_order */
 	unsigned purge_order;		/* smallest order worth an madvise */
+	uint8_t purge_epoch;		/* last epoch an age-based purge ran here */
 	struct sb_page pages[SB_REGION_PAGES];
 };
 
@@ -501,7 +507,7 @@ struct sb_tcache {
 extern __thread struct sb_tcache *sb_tc __attribute__((tls_model("initial-exec")));
 
 void *sb_mag_alloc_slow(unsigned cls);
-void sb_mag_free_slow(unsigned cls, void *p);
+void sb_mag_free_slow(unsigned cls, void *p, const char *func);
 /* A cached page block of npages for the calling thread, or NULL. */
 void *sb_tc_large_alloc(size_t npages);
 /* Keep a freed block of npages (<= SB_TC_LARGE_PAGES) in the thread's

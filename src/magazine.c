@@ -27,7 +27,13 @@
  * (other destructors) go straight to the slab layer.  The thread caches
  * are on a list under tc_lock, for statistics and fork.
  *
- * Fork: tc_lock, then every depot lock, then the slab and region locks
+ * With SBMALLOC_CHECK=1 no thread gets a cache: every malloc and free goes
+ * to the slab layer, where freed objects are poisoned and every double
+ * free is seen in the slab's bitmap, not only a free of the object freed
+ * just before.
+ *
+ * Fork: tc_lock, then the list of caches, every depot lock, then the slab
+ * and region locks
  * (see malloc.c).  In the child only the forking thread exists: its cache
  * stays, the others are dropped from the list (their objects are lost to
  * the child, which is safe).
@@ -112,8 +118,8 @@ static SB_NOINLINE struct sb_tcache *tc_get(void)
 		return tc;
 	if (tc->state == SB_TC_COUNTED)
 		return tc->real;
-	if (tc->state == SB_TC_DEAD)
-		return NULL;
+	if (tc->state == SB_TC_DEAD || sb_config.check)
+		return NULL;	/* SBMALLOC_CHECK: every object goes through its slab */
 	tc = sb_meta_alloc(sizeof(*tc));
 	if (tc == NULL)
 		return NULL;
@@ -140,10 +146,10 @@ static inline struct sb_cache *cache_of(unsigned cls)
 
 /*
  * How many objects to take from the slab layer into an empty magazine: a
- * whole magazine of small objects, but no more than REFILL_BYTES of large
- * ones, so that the first malloc of 16 KiB does not take eight of them.
+ * whole magazine, but no more than 32 KiB of objects, so that the first
+ * malloc of 16 KiB takes two of them, not a magazine of eight.
  */
-#define REFILL_BYTES 8192
+#define REFILL_BYTES (32 << 10)
 static inline unsigned refill_count(const struct sb_cache *c, const struct sb_mag *m)
 {
 	unsigned n = REFILL_BYTES / c->size;
@@ -204,7 +210,7 @@ direct:
 	return p;
 }
 
-void sb_mag_free_slow(unsigned cls, void *p)
+void sb_mag_free_slow(unsigned cls, void *p, const char *func)
 {
 	struct sb_tcache *tc = tc_get();
 	struct sb_cache *c = cache_of(cls);
@@ -216,7 +222,7 @@ void sb_mag_free_slow(unsigned cls, void *p)
 	b = &tc->bins[cls];
 	m = b->loaded;
 	if (sb_unlikely(sb_tc->state == SB_TC_COUNTED) && (m->objs + m->rounds)[-1] == p)
-		sb_fatal_pointer("free", "double free", p);	/* the fast path's check */
+		sb_fatal_pointer(func, "double free", p);	/* the fast path's check */
 	if (m->rounds < m->cap)
 		goto push;
 	if (b->prev->cap > 0 && b->prev->rounds == 0) {
@@ -363,8 +369,12 @@ static void flush(struct sb_tcache *tc)
 
 void sb_tc_flush(void)
 {
-	if (sb_tc->state == SB_TC_LIVE)
-		flush(sb_tc);
+	struct sb_tcache *tc = sb_tc;
+
+	if (tc->state == SB_TC_COUNTED)
+		tc = tc->real;
+	if (tc->state == SB_TC_LIVE)
+		flush(tc);
 }
 
 static void thread_exit(void *arg)
@@ -402,6 +412,8 @@ void sb_mag_fork_child(void)
 {
 	struct sb_tcache *tc = sb_tc;
 
+	if (tc->state == SB_TC_COUNTED)
+		tc = tc->real;
 	pthread_mutex_init(&tc_lock, NULL);
 	tc_list = NULL;
 	if (tc->state == SB_TC_LIVE) {

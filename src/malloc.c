@@ -286,7 +286,7 @@ static SB_NOINLINE void free_slow(void *p, const char *func)
 		m = sb_tc->bins[cls].loaded;
 		if (m->rounds > 0 && m->objs[m->rounds - 1] == p)
 			sb_fatal_pointer(func, "double free", p);
-		sb_mag_free_slow(cls, p);
+		sb_mag_free_slow(cls, p, func);
 		return;
 	case SB_KIND_LARGE:
 		if (b.page->npages <= SB_TC_LARGE_PAGES &&
@@ -742,34 +742,6 @@ int __posix_memalign(void **memptr, size_t align, size_t size) SB_ALIAS(sb_impl_
 
 /* ---- Fork and start-up ------------------------------------------------- */
 
-static void fork_prepare(void)
-{
-	sb_ensure_init();
-	sb_mag_fork_prepare();
-	sb_cache_list_lock();
-	sb_depot_fork_prepare();
-	sb_slab_fork_prepare();
-	sb_region_fork_prepare();
-}
-
-static void fork_parent(void)
-{
-	sb_region_fork_parent();
-	sb_slab_fork_parent();
-	sb_depot_fork_parent();
-	sb_cache_list_unlock(false);
-	sb_mag_fork_parent();
-}
-
-static void fork_child(void)
-{
-	sb_region_fork_child();
-	sb_slab_fork_child();
-	sb_depot_fork_child();
-	sb_cache_list_unlock(true);
-	sb_mag_fork_child();
-}
-
 __attribute__((constructor)) static void sb_constructor(void)
 {
 	sb_ensure_init();
@@ -784,5 +756,5 @@ __attribute__((constructor)) static void sb_constructor(void)
 		sb_mag_start_counting();
 	}
 	sb_mag_init();
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	pthread_atfork(sb_fork_prepare, sb_fork_parent, sb_fork_child);
 }

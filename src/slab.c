@@ -140,9 +140,13 @@ void sb_cache_register(struct sb_cache *c)
 
 void sb_slab_init(void)
 {
+	static bool done;
 	unsigned i;
 	char name[SB_CACHE_NAME_MAX];
 
+	if (done)
+		return;
+	done = true;
 	sb_sizeclass_init();
 	for (i = sb_nr_classes; i-- > 0;) {
 		memcpy(name, "malloc-", 7);
@@ -407,7 +411,9 @@ size_t sb_slab_reclaim(void)
 	size_t pages = 0;
 
 	for (c = cache_head; c != NULL; c = c->next) {
-		pthread_mutex_lock(&c->lock);
+		/* trylock: a destructor that allocates runs with its cache locked */
+		if (pthread_mutex_trylock(&c->lock) != 0)
+			continue;
 		while (c->lists[SB_SLAB_EMPTY].first != NULL) {
 			slab_destroy(c, c->lists[SB_SLAB_EMPTY].first);
 			pages += c->pages_per_slab;
