@@ -14,7 +14,7 @@
  * to SB_MAG_MAX_ROUNDS, as umem_cache_magazine_resize() does.  Sizes only
  * grow.
  *
- * Bound.  The depot keeps full magazines holding at most 1 MiB of objects
+ * Bound.  The depot keeps full magazines holding at most 256 KiB of objects
  * per cache (and at least 4 magazines);
  * a full magazine offered beyond that has its objects returned to the slab
  * layer at once (one lock round trip) and is kept as an empty one.  Objects
@@ -43,7 +43,7 @@
 #define SB_MAG_START_ROUNDS 64
 #define MAG_BYTES_TARGET (32 << 10)
 #define CONTENTION_LIMIT 16
-#define DEPOT_FULL_BYTES ((size_t)1 << 20)
+#define DEPOT_FULL_BYTES ((size_t)256 << 10)
 #define REAP_INTERVAL_NS 1000000000ull
 
 struct sb_mag *sb_mag_new(uint32_t cap)
@@ -170,7 +170,7 @@ static struct sb_mag *ws_update(struct sb_depot *d)
 	return e;
 }
 
-/* Full magazines the depot keeps: 1 MiB of objects, at least 4 magazines. */
+/* Full magazines the depot keeps: 256 KiB of objects, at least 4 magazines. */
 static inline size_t depot_full_max(const struct sb_cache *c)
 {
 	size_t n = DEPOT_FULL_BYTES / ((size_t)c->depot.mag_cap * c->size);
