@@ -38,7 +38,9 @@
  * and a program that frees a gigabyte gets all but a few tens of megabytes
  * back at once.  There is no background thread: a program that frees and
  * then goes idle keeps up to 4 x SBMALLOC_DIRTY_MAX until its next free
- * into a region or malloc_trim(), which purges every dirty block.
+ * into a region or malloc_trim(), which purges every dirty block (in THP
+ * regions too, splitting huge pages: it was asked for; in hugetlb regions
+ * only whole huge pages).
  *
  * Locking: each region's lock protects its free lists and descriptors.
  * Allocation scans regions in creation order (lowest first, which keeps
@@ -369,7 +371,8 @@ size_t sb_buddy_trim(void)
 
 		pthread_mutex_lock(&r->lock);
 		before = r->dirty_pages;
-		purge_region(r, r->backing == SB_BACKING_4K ? 0 : r->purge_order, false, 0);
+		/* Explicit: split THP pages too; hugetlb ranges must stay whole. */
+		purge_region(r, r->backing == SB_BACKING_HUGETLB ? r->purge_order : 0, false, 0);
 		purged += before - r->dirty_pages;
 		pthread_mutex_unlock(&r->lock);
 	}

@@ -2,9 +2,9 @@
  * slab.c - slab caches: slabs of contiguous pages cut into equal objects.
  *
  * A cache serves objects of one size.  Its slabs are runs of pages from
- * the buddy allocator, 1 to 8 pages, sized so that the unusable tail is at
- * most 1/8 of the slab and, for objects up to 2 KiB, a slab holds at least
- * 8 objects.  Each slab is on exactly one of three lists:
+ * the buddy allocator, 1 to 8 pages: the smallest that wastes at most 1/32
+ * of itself, else the least wasteful within 1/8, and for objects up to
+ * 2 KiB one that holds at least 8 objects.  Each slab is on exactly one of three lists:
  *   partial  some objects free: allocation takes from here first;
  *   full     no object free;
  *   empty    every object free: kept as a reserve of `reserve` slabs,
@@ -86,7 +86,7 @@ static void list_move(struct sb_cache *c, struct sb_slab *s, enum sb_slab_list l
 
 void sb_cache_setup(struct sb_cache *c, const char *name, size_t size, size_t align)
 {
-	size_t natural = size & (~size + 1), p, best = 1, slab_bytes, n, waste;
+	size_t natural = size & (~size + 1), p, best, best_waste = 0, slab_bytes, n, waste;
 
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
@@ -103,20 +103,32 @@ void sb_cache_setup(struct sb_cache *c, const char *name, size_t size, size_t al
 	c->size = (uint32_t)size;
 	c->align = (uint32_t)align;
 	c->recip = ((uint64_t)1 << 32) / size + 1;
+	/*
+	 * The smallest slab that wastes at most 1/32 of itself; failing that,
+	 * the one that wastes the least, as long as it is at most 1/8.  (5120 B
+	 * objects: 5 pages hold 4 with nothing lost, where 4 pages hold 3.)
+	 */
+	best = 0;
 	for (p = 1; p <= SLAB_MAX_PAGES; p++) {
 		slab_bytes = p * SB_PAGE_SIZE;
 		n = slab_bytes / size;
 		if (n > SB_SLAB_MAX_OBJS)
 			n = SB_SLAB_MAX_OBJS;
-		if (n == 0)
+		if (n == 0 || (n < SLAB_MIN_OBJS && size <= 2048))
 			continue;
 		waste = slab_bytes - n * size;
-		if (waste * 8 <= slab_bytes && (n >= SLAB_MIN_OBJS || size > 2048)) {
+		if (waste * 32 <= slab_bytes) {
 			best = p;
 			break;
 		}
-		best = p;
+		if (waste * 8 <= slab_bytes &&
+		    (best == 0 || waste * best * SB_PAGE_SIZE < best_waste * slab_bytes)) {
+			best = p;
+			best_waste = waste;
+		}
 	}
+	if (best == 0)
+		best = SLAB_MAX_PAGES;
 	slab_bytes = best * SB_PAGE_SIZE;
 	n = slab_bytes / size;
 	if (n > SB_SLAB_MAX_OBJS)
