@@ -195,7 +195,8 @@ struct sb_mag *sb_depot_exchange(struct sb_cache *c, struct sb_mag *give, bool g
 		if (got != NULL && give != NULL)
 			push(&d->empty, &d->nempty, give);
 	}
-	d->exchanges++;
+	if (got != NULL)
+		d->exchanges++;
 	reaped = ws_update(d);
 	pthread_mutex_unlock(&d->lock);
 	if (reaped != NULL)

@@ -257,6 +257,8 @@ const char *sb_backing_name(enum sb_backing b);
 
 struct sb_huge *sb_huge_alloc(size_t size, size_t align);
 void sb_huge_free(struct sb_huge *h);
+/* Resident bytes of all huge blocks (takes huge_lock). */
+size_t sb_huge_resident(void);
 /* Resize in place (within the reservation) or by moving the pages; false on failure. */
 bool sb_huge_resize(struct sb_huge **hp, size_t size);
 

@@ -450,6 +450,27 @@ bool sb_huge_resize(struct sb_huge **hp, size_t size)
 	return true;
 }
 
+/* Resident bytes of all huge blocks (mincore), under huge_lock. */
+size_t sb_huge_resident(void)
+{
+	unsigned char vec[256];
+	struct sb_huge *h;
+	size_t bytes = 0, off, chunk, i;
+
+	pthread_mutex_lock(&huge_lock);
+	for (h = huge_list; h != NULL; h = h->next)
+		for (off = 0; off < h->size; off += chunk) {
+			chunk = h->size - off < sizeof(vec) * SB_PAGE_SIZE ?
+				h->size - off : sizeof(vec) * SB_PAGE_SIZE;
+			if (mincore(h->base + off, chunk, vec) != 0)
+				continue;
+			for (i = 0; i < (chunk + SB_PAGE_SIZE - 1) >> SB_PAGE_SHIFT; i++)
+				bytes += (size_t)(vec[i] & 1) << SB_PAGE_SHIFT;
+		}
+	pthread_mutex_unlock(&huge_lock);
+	return bytes;
+}
+
 /* ---- Metadata ---------------------------------------------------------- */
 
 #define META_CHUNK ((size_t)64 << 10)

@@ -37,6 +37,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>		/* rename() only */
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -398,7 +399,7 @@ void sb_stats_dump(int fd, bool locked)
 	kv(&o, "regions", rc.regions);
 	kv(&o, "slab_bytes", slab_bytes);
 	kv(&o, "buddy_free_bytes", free_bytes);
-	kv(&o, "resident_bytes", res + rc.huge_bytes);
+	kv(&o, "resident_bytes", res + (locked ? sb_huge_resident() : rc.huge_bytes));
 	getrusage(RUSAGE_SELF, &ru);
 	kv(&o, "process_peak_rss_bytes", (uint64_t)ru.ru_maxrss * 1024);
 	kv_pct(&o, "huge_page_share_pct",
@@ -445,17 +446,22 @@ void sb_stats_dump(int fd, bool locked)
 
 /* ---- When to dump ------------------------------------------------------ */
 
-/* Open the dump target: stderr, or the path with %p replaced by the pid. */
-static int open_target(void)
+/*
+ * The dump target's path, %p replaced by the pid, into path; false for
+ * stderr.  A path too long for the buffer is refused rather than cut.
+ */
+static bool target_path(char *path, size_t size)
 {
-	char path[512], pid[24];
+	char pid[24];
 	const char *s;
 	size_t len = 0, k;
 
 	if (stats_path == NULL)
-		return 2;
+		return false;
 	sb_fmt_u64(pid, sizeof(pid), (uint64_t)getpid());
-	for (s = stats_path; *s != '\0' && len < sizeof(path) - 24; s++) {
+	for (s = stats_path; *s != '\0'; s++) {
+		if (len + sizeof(pid) + 8 >= size)
+			return false;
 		if (s[0] == '%' && s[1] == 'p') {
 			for (k = 0; pid[k] != '\0'; k++)
 				path[len++] = pid[k];
@@ -465,34 +471,48 @@ static int open_target(void)
 		}
 	}
 	path[len] = '\0';
-	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	return true;
+}
+
+/*
+ * Dump to stderr or to the target file.  The file is written under a
+ * temporary name and renamed over the target, so a reader (tools/sbtop)
+ * never sees half a dump; all of it is async-signal-safe.
+ */
+static void dump_to_target(bool locked)
+{
+	char path[512], tmp[520];
+	size_t len;
+	int fd;
+
+	if (!target_path(path, sizeof(path))) {
+		sb_stats_dump(2, locked);
+		return;
+	}
+	len = strlen(path);
+	memcpy(tmp, path, len);
+	memcpy(tmp + len, ".tmp", 5);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	sb_stats_dump(fd, locked);
+	close(fd);
+	rename(tmp, path);
 }
 
 static void on_signal(int sig)
 {
-	int saved = errno, fd = open_target();
+	int saved = errno;
 
 	(void)sig;
-	if (fd >= 0) {
-		sb_stats_dump(fd, false);
-		if (fd != 2)
-			close(fd);
-	}
+	dump_to_target(false);
 	errno = saved;
 }
 
 __attribute__((destructor)) static void stats_at_exit(void)
 {
-	int fd;
-
-	if (!dump_at_exit)
-		return;
-	fd = open_target();
-	if (fd < 0)
-		return;
-	sb_stats_dump(fd, true);
-	if (fd != 2)
-		close(fd);
+	if (dump_at_exit)
+		dump_to_target(true);
 }
 
 static int parse_signal(const char *v)
