@@ -37,7 +37,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>		/* rename() only */
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -475,29 +474,25 @@ static bool target_path(char *path, size_t size)
 }
 
 /*
- * Dump to stderr or to the target file.  The file is written under a
- * temporary name and renamed over the target, so a reader (tools/sbtop)
- * never sees half a dump; all of it is async-signal-safe.
+ * Dump to stderr or to the target file, truncated and written in place
+ * (never replaced: the path may be /dev/stderr, a FIFO, a symlink).  A
+ * reader may see a dump half written (tools/sbtop waits for the summary's
+ * last line).  All of it is async-signal-safe.
  */
 static void dump_to_target(bool locked)
 {
-	char path[512], tmp[520];
-	size_t len;
+	char path[512];
 	int fd;
 
 	if (!target_path(path, sizeof(path))) {
 		sb_stats_dump(2, locked);
 		return;
 	}
-	len = strlen(path);
-	memcpy(tmp, path, len);
-	memcpy(tmp + len, ".tmp", 5);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
 	sb_stats_dump(fd, locked);
 	close(fd);
-	rename(tmp, path);
 }
 
 static void on_signal(int sig)
