@@ -45,6 +45,7 @@
 
 bool sb_stats_on;
 static bool dump_at_exit;
+static int stderr_copy = 2;		/* survives a program closing fd 2 */
 static const char *stats_path;		/* NULL: stderr */
 static int stats_signal;
 static struct sb_thread_stats *stats_blocks;	/* push-only list */
@@ -485,7 +486,7 @@ static void dump_to_target(bool locked)
 	int fd;
 
 	if (!target_path(path, sizeof(path))) {
-		sb_stats_dump(2, locked);
+		sb_stats_dump(stderr_copy, locked);
 		return;
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -534,6 +535,13 @@ void sb_stats_init(void)
 		sb_stats_on = true;
 		dump_at_exit = true;
 		stats_path = strcmp(v, "1") == 0 ? NULL : v;
+		if (stats_path == NULL && stderr_copy == 2) {
+			/* Programs that close stderr at exit (gnulib's close_stdout)
+			 * would otherwise lose the dump. */
+			int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+			if (fd >= 0)
+				stderr_copy = fd;
+		}
 	}
 	if (sig != NULL && (stats_signal = parse_signal(sig)) != 0) {
 		sb_stats_on = true;
