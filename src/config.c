@@ -10,7 +10,7 @@
  * runs it again, so settings apply from then on.
  *
  *   SBMALLOC_HUGEPAGES=auto|hugetlb|thp|off   backing of regions (region.c);
- *                                             unset: thp, first region 4k
+ *                                             unset: the kernel's THP setting
  *   SBMALLOC_CHECK=1                          extra consistency checks
  *   SBMALLOC_DIRTY_MAX=<bytes>[k|m|g]         free memory kept resident
  */
@@ -24,7 +24,7 @@
 extern char **environ;
 
 struct sb_config sb_config = {
-	.hugepages = SB_HUGEPAGES_THP,
+	.hugepages = SB_HUGEPAGES_KERNEL,
 	.check = false,
 	.dirty_max = (size_t)16 << 20,
 	.secure = false,
@@ -71,7 +71,7 @@ void sb_config_init(void)
 #endif
 	v = sb_env("SBMALLOC_HUGEPAGES");
 	sb_config.hugepages_set = v != NULL;
-	sb_config.hugepages = SB_HUGEPAGES_THP;
+	sb_config.hugepages = SB_HUGEPAGES_KERNEL;
 	if (v != NULL) {
 		if (strcmp(v, "hugetlb") == 0)
 			sb_config.hugepages = SB_HUGEPAGES_HUGETLB;

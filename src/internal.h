@@ -90,6 +90,7 @@ static inline unsigned sb_floor_log2(size_t n) { return 63 - (unsigned)__builtin
 /* ---- Configuration (config.c) ----------------------------------------- */
 
 enum sb_hugepages_mode {
+	SB_HUGEPAGES_KERNEL,	/* unset: neither advise nor forbid; the kernel's THP setting */
 	SB_HUGEPAGES_AUTO,
 	SB_HUGEPAGES_HUGETLB,
 	SB_HUGEPAGES_THP,

@@ -15,13 +15,17 @@
  *   thp      plain pages with madvise(MADV_HUGEPAGE).
  *   4k       plain pages (MADV_NOHUGEPAGE when the mode is "off").
  * Modes:
- *   thp      (the default) THP for every region after the first, so that a
- *            small program does not turn its first pages of heap into 2 MiB
- *            of resident memory; with SBMALLOC_HUGEPAGES=thp given, the
- *            first region too.  4k where THP is off in the kernel.
- *   auto     hugetlb for regions when the pool grants them, else as thp.
+ *   unset    (the default) neither advise nor forbid: regions get huge
+ *            pages only if the kernel's THP setting is "always".  Measured
+ *            (docs/benchmarks.md), advising THP bought a few percent of
+ *            time on a pointer-chasing heap and cost up to half again as
+ *            much resident memory on a fragmented one (sqlite: 235 MiB
+ *            against 158 MiB): a partly used huge page is resident whole.
+ *   thp      madvise(MADV_HUGEPAGE) for every region.
+ *   auto     hugetlb for regions when the pool grants them, else THP for
+ *            every region after the first, else 4k.
  *   hugetlb  as auto, and blocks above 4 MiB try hugetlb too.
- *   off      4k everywhere.
+ *   off      4k everywhere, and MADV_NOHUGEPAGE.
  * hugetlb is not the default: each region pins 16 pages of a pool that the
  * administrator usually reserved for one program, and a MAP_PRIVATE
  * hugetlb heap is fragile across fork() (see fork_child_leave_hugetlb()).
@@ -159,15 +163,24 @@ static bool want_hugetlb(void)
 }
 
 /*
- * THP for every region but the first (a small program's few pages of heap
- * would otherwise become 2 MiB of resident memory), and for the first too
- * when SBMALLOC_HUGEPAGES=thp was asked for explicitly.
+ * madvise(MADV_HUGEPAGE): for every region with SBMALLOC_HUGEPAGES=thp; as
+ * the fallback of auto and hugetlb, for every region but the first (a
+ * small program's few pages of heap would otherwise become 2 MiB of
+ * resident memory); never by default.
  */
 static bool want_thp(unsigned index)
 {
-	if (sb_config.hugepages == SB_HUGEPAGES_OFF || thp_mode <= 0)
+	if (thp_mode <= 0)
 		return false;
-	return index > 0 || (sb_config.hugepages == SB_HUGEPAGES_THP && sb_config.hugepages_set);
+	switch (sb_config.hugepages) {
+	case SB_HUGEPAGES_THP:
+		return true;
+	case SB_HUGEPAGES_AUTO:
+	case SB_HUGEPAGES_HUGETLB:
+		return index > 0;
+	default:
+		return false;
+	}
 }
 
 /*

@@ -245,7 +245,7 @@ TEST(explicit_thp_advises_transparent_huge_pages_from_the_first_region)
 	CHECKF(!has_flag(flags, "ht") && !has_flag(flags, "nh"), "VmFlags:%s", flags);
 }
 
-TEST(default_mode_keeps_the_first_region_on_4k_pages_and_advises_thp_after)
+TEST(default_mode_leaves_huge_pages_to_the_kernel_setting)
 {
 	char mode[128] = "", flags[256];
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
@@ -257,14 +257,37 @@ TEST(default_mode_keeps_the_first_region_on_4k_pages_and_advises_thp_after)
 	fclose(f);
 	CHECK(unsetenv("SBMALLOC_HUGEPAGES") == 0);
 	sb_config_init();
-	CHECK(sb_config.hugepages == SB_HUGEPAGES_THP && !sb_config.hugepages_set);
+	CHECK(sb_config.hugepages == SB_HUGEPAGES_KERNEL && !sb_config.hugepages_set);
 	CHECK(sb_region_count() == 0);
 	first = new_region();
 	second = new_region();
 	CHECKF(first->backing == SB_BACKING_4K, "first %s", sb_backing_name(first->backing));
-	CHECKF(second->backing == SB_BACKING_THP, "second %s", sb_backing_name(second->backing));
+	CHECKF(second->backing == SB_BACKING_4K, "second %s", sb_backing_name(second->backing));
 	CHECK(smaps_of(first->base, flags, sizeof(flags), &anon_huge));
-	CHECKF(!has_flag(flags, "hg"), "VmFlags:%s", flags);
+	CHECKF(!has_flag(flags, "hg") && !has_flag(flags, "nh"), "VmFlags:%s", flags);
+	CHECK(smaps_of(second->base, flags, sizeof(flags), &anon_huge));
+	CHECKF(!has_flag(flags, "hg") && !has_flag(flags, "nh"), "VmFlags:%s", flags);
+}
+
+TEST(auto_mode_advises_thp_for_every_region_but_the_first)
+{
+	char mode[128] = "", flags[256];
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	struct sb_region *first, *second;
+	long anon_huge;
+
+	if (f == NULL || fgets(mode, sizeof(mode), f) == NULL || !strstr(mode, "[madvise]"))
+		tap_skip("transparent huge pages are not in madvise mode");
+	fclose(f);
+	sb_config.hugepages = SB_HUGEPAGES_AUTO;
+	sb_config.hugepages_set = true;
+	CHECK(sb_region_count() == 0);
+	first = new_region();
+	second = new_region();
+	if (first->backing == SB_BACKING_HUGETLB || second->backing == SB_BACKING_HUGETLB)
+		tap_skip("a hugetlb pool is reserved on this machine");
+	CHECKF(first->backing == SB_BACKING_4K, "first %s", sb_backing_name(first->backing));
+	CHECKF(second->backing == SB_BACKING_THP, "second %s", sb_backing_name(second->backing));
 	CHECK(smaps_of(second->base, flags, sizeof(flags), &anon_huge));
 	CHECKF(has_flag(flags, "hg"), "VmFlags:%s", flags);
 }
@@ -474,7 +497,8 @@ int main(int argc, char **argv)
 			region_counters_count_regions,
 			hugepages_off_gives_4k_backing,
 			explicit_thp_advises_transparent_huge_pages_from_the_first_region,
-			default_mode_keeps_the_first_region_on_4k_pages_and_advises_thp_after,
+			default_mode_leaves_huge_pages_to_the_kernel_setting,
+			auto_mode_advises_thp_for_every_region_but_the_first,
 			huge_block_is_aligned_writable_and_registered_over_its_reservation,
 			huge_block_without_alignment_is_region_aligned_and_registered,
 			huge_resize_grows_in_place_within_the_reservation,
