@@ -256,7 +256,8 @@ push:
 	return;
 direct:
 	sb_count(SB_ST_FREE_SLAB, 1);
-	sb_slab_free_batch(c, &p, 1);
+	/* p is a validated object start of c: report a double free as func. */
+	sb_slab_free(sb_region_page(sb_registry_lookup(p), p)->slab, p, func);
 }
 
 /* ---- Page blocks ------------------------------------------------------- */
