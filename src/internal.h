@@ -9,12 +9,17 @@
  *                their own.
  *   buddy.c      power-of-two runs of 4 KiB pages inside regions.
  *   sizeclass.c  the table of small size classes.
- *   slab.c       one cache per size class: slabs of contiguous pages cut
- *                into equal objects.
- *   malloc.c     the malloc family, on top of slab, buddy and region.
+ *   slab.c       caches: slabs of contiguous pages cut into equal objects.
+ *   depot.c      per cache, full and empty magazines under one lock.
+ *   magazine.c   per thread and cache, a loaded and a previous magazine;
+ *                the per-thread cache of page blocks.
+ *   cache.c      dedicated object caches (sb_cache_*), on magazines and slabs.
+ *   malloc.c     the malloc family and its inline fast paths, on top of the
+ *                magazines, the buddy allocator and the region layer.
  *
- * config.c reads the environment, report.c writes messages and stops the
- * program, stats.c counts.  Nothing here calls malloc, stdio or getenv.
+ * config.c reads the environment, brings the layers up and holds the fork
+ * handlers; report.c writes messages and stops the program; stats.c counts
+ * and dumps.  Nothing here calls malloc, stdio or getenv.
  *
  * Addresses: a region is SB_REGION_SIZE bytes aligned to its size, so
  * `addr >> SB_REGION_SHIFT` indexes the registry and `addr & SB_REGION_MASK`
