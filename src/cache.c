@@ -22,12 +22,11 @@
  * sb_cache_destroy() first takes back the objects every thread's magazines
  * and the depot hold; objects still allocated after that are reported
  * (count and cache name) and the cache is left alone.  A destroyed cache's
- * struct is never freed: it stays on the list of caches (the signal-time
- * statistics dump walks it without a lock), marked dead.  No thread may
- * use a cache during or after
- * its destruction.  Its struct is never freed or reused in place (reclaim
- * and fork walk the list of caches and take its lock at any time); its bin
- * index goes to the next cache created.
+ * struct is never freed or reused in place: it stays on the list of caches,
+ * marked dead, because reclaim, fork and the signal-time statistics dump
+ * walk that list and take its lock at any time; its bin index goes to the
+ * next cache created.  No thread may use a cache during or after its
+ * destruction.
  *
  * Locking: create and destroy hold slot_lock; below that, the magazine,
  * depot and slab layers take their own locks.
@@ -95,15 +94,10 @@ static inline void check_object(struct sb_cache *c, void *obj, const char *func)
 
 SB_EXPORT void *sb_cache_alloc(struct sb_cache *c)
 {
-	struct sb_mag *m = sb_tc->bins[c->class_index].loaded;
-	uint32_t r = m->rounds;
-
 	void *p;
 
-	if (sb_likely(r != 0)) {
-		m->rounds = r - 1;
-		return m->objs[r - 1];
-	}
+	if (sb_likely(sb_mag_pop(c->class_index, &p)))
+		return p;
 	p = sb_mag_alloc_slow(c->class_index);
 	if (sb_unlikely(sb_stats_on) && p != NULL)
 		sb_stats_live((long)c->size);
@@ -112,21 +106,11 @@ SB_EXPORT void *sb_cache_alloc(struct sb_cache *c)
 
 SB_EXPORT void sb_cache_free(struct sb_cache *c, void *obj)
 {
-	struct sb_mag *m;
-	size_t r;
-
 	if (obj == NULL)
 		return;
 	check_object(c, obj, "sb_cache_free");
-	m = sb_tc->bins[c->class_index].loaded;
-	r = m->rounds;
-	if (sb_unlikely((m->objs + r)[-1] == obj))
-		sb_fatal_pointer("sb_cache_free", "double free", obj);
-	if (sb_likely(r < m->cap)) {
-		m->objs[r] = obj;
-		m->rounds = (uint32_t)r + 1;
+	if (sb_likely(sb_mag_push(c->class_index, obj, "sb_cache_free")))
 		return;
-	}
 	if (sb_unlikely(sb_stats_on))
 		sb_stats_live(-(long)c->size);
 	sb_mag_free_slow(c->class_index, obj, "sb_cache_free");

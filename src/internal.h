@@ -514,6 +514,53 @@ struct sb_tcache {
  */
 extern __thread struct sb_tcache *sb_tc __attribute__((tls_model("initial-exec")));
 
+/*
+ * The magazine fast paths, shared by malloc.c and cache.c: a pop from, or
+ * a push onto, the calling thread's loaded magazine for bin cls; false when
+ * it is empty (pop) or full (push), and the slow path takes over.  A push
+ * of the object pushed just before is a double free.
+ */
+static inline bool sb_mag_pop(size_t cls, void **out)
+{
+	struct sb_mag *m = sb_tc->bins[cls].loaded;
+	uint32_t r = m->rounds;
+
+	if (sb_unlikely(r == 0))
+		return false;
+	m->rounds = r - 1;
+	*out = m->objs[r - 1];
+	return true;
+}
+
+static inline bool sb_mag_push(size_t cls, void *p, const char *func)
+{
+	struct sb_mag *m = sb_tc->bins[cls].loaded;
+	size_t r = m->rounds;
+
+	if (sb_unlikely(r >= m->cap))
+		return false;
+	/* At r == 0 this reads m->next: never a user object. */
+	if (sb_unlikely((m->objs + r)[-1] == p))
+		sb_fatal_pointer(func, "double free", p);
+	m->objs[r] = p;
+	m->rounds = (uint32_t)r + 1;
+	return true;
+}
+
+/* Keep page block p in lb; false if lb is full.  p already there is a double free. */
+static inline bool sb_large_bin_push(struct sb_large_bin *lb, void *p, const char *func)
+{
+	uint32_t i;
+
+	for (i = 0; i < lb->count; i++)
+		if (sb_unlikely(lb->blocks[i] == p))
+			sb_fatal_pointer(func, "double free", p);
+	if (lb->count == SB_TC_LARGE_DEPTH)
+		return false;
+	lb->blocks[lb->count++] = p;
+	return true;
+}
+
 void *sb_mag_alloc_slow(unsigned cls);
 void sb_mag_free_slow(unsigned cls, void *p, const char *func);
 /* A cached page block of npages for the calling thread, or NULL. */

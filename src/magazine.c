@@ -221,8 +221,9 @@ void sb_mag_free_slow(unsigned cls, void *p, const char *func)
 		goto direct;
 	b = &tc->bins[cls];
 	m = b->loaded;
-	if (sb_unlikely(sb_tc->state == SB_TC_COUNTED) && (m->objs + m->rounds)[-1] == p)
-		sb_fatal_pointer(func, "double free", p);	/* the fast path's check */
+	/* The fast path's check, on the real magazine (the COUNTED face's are empty). */
+	if (sb_unlikely((m->objs + m->rounds)[-1] == p))
+		sb_fatal_pointer(func, "double free", p);
 	if (m->rounds < m->cap)
 		goto push;
 	if (b->prev->cap > 0 && b->prev->rounds == 0) {
@@ -265,19 +266,10 @@ direct:
 bool sb_tc_large_free(uint32_t npages, void *p, const char *func)
 {
 	struct sb_tcache *tc = sb_tc;
-	struct sb_large_bin *lb;
-	uint32_t i;
 
 	if (sb_unlikely(tc->state != SB_TC_LIVE) && (tc = tc_get()) == NULL)
 		return false;
-	lb = &tc->large[npages];
-	for (i = 0; i < lb->count; i++)
-		if (sb_unlikely(lb->blocks[i] == p))
-			sb_fatal_pointer(func, "double free", p);
-	if (lb->count == SB_TC_LARGE_DEPTH)
-		return false;
-	lb->blocks[lb->count++] = p;
-	return true;
+	return sb_large_bin_push(&tc->large[npages], p, func);
 }
 
 /* A cached page block of npages for the calling thread, or NULL. */

@@ -58,13 +58,10 @@
 
 static inline void *alloc_small(unsigned cls)
 {
-	struct sb_mag *m = sb_tc->bins[cls].loaded;
-	uint32_t r = m->rounds;
+	void *p;
 
-	if (sb_likely(r != 0)) {
-		m->rounds = r - 1;
-		return m->objs[r - 1];
-	}
+	if (sb_likely(sb_mag_pop(cls, &p)))
+		return p;
 	return sb_mag_alloc_slow(cls);
 }
 
@@ -154,16 +151,11 @@ static SB_NOINLINE void *calloc_slow(size_t size)
  */
 static inline void *sb_alloc_with(size_t size, void *(*slow)(size_t))
 {
-	if (sb_likely(size <= SB_SMALL_MAX)) {
-		unsigned cls = sb_class_lookup[(size + 15) >> 4];
-		struct sb_mag *m = sb_tc->bins[cls].loaded;
-		uint32_t r = m->rounds;
+	void *p;
 
-		if (sb_likely(r != 0)) {
-			m->rounds = r - 1;
-			return m->objs[r - 1];
-		}
-	}
+	if (sb_likely(size <= SB_SMALL_MAX) &&
+	    sb_likely(sb_mag_pop(sb_class_lookup[(size + 15) >> 4], &p)))
+		return p;
 	return slow(size);
 }
 
@@ -268,7 +260,6 @@ static inline size_t block_usable(const struct sb_block *b)
 static SB_NOINLINE void free_slow(void *p, const char *func)
 {
 	struct sb_block b;
-	struct sb_mag *m;
 	unsigned cls;
 
 	if (p == NULL)
@@ -279,14 +270,10 @@ static SB_NOINLINE void free_slow(void *p, const char *func)
 	switch (b.kind) {
 	case SB_KIND_SLAB:
 		cls = b.page->order;
-		if (cls == SB_NO_CLASS) {
+		if (cls == SB_NO_CLASS)
 			sb_slab_free(b.page->slab, p, func);
-			return;
-		}
-		m = sb_tc->bins[cls].loaded;
-		if (m->rounds > 0 && m->objs[m->rounds - 1] == p)
-			sb_fatal_pointer(func, "double free", p);
-		sb_mag_free_slow(cls, p, func);
+		else
+			sb_mag_free_slow(cls, p, func);
 		return;
 	case SB_KIND_LARGE:
 		if (b.page->npages <= SB_TC_LARGE_PAGES &&
@@ -313,31 +300,47 @@ static size_t usable_size(void *p)
 }
 
 /*
- * If p is the start of an object in a size-class slab, its class's entry;
- * otherwise NULL and the slow path sorts it out.  Reads only the registry,
- * the page descriptor, the slab descriptor and the class table.
+ * The page descriptor of p, or NULL when no region holds p.  A huge block's
+ * address space maps to sb_huge_stub, whose descriptors are all UNUSED.
+ * Reads only the registry.
  */
-static inline const struct sb_class_info *small_object(const void *p)
+static inline struct sb_page *page_of(const void *p)
 {
-	uintptr_t a = (uintptr_t)p, off;
-	const struct sb_region *r;
-	const struct sb_page *pg;
-	const struct sb_class_info *ci;
+	uintptr_t a = (uintptr_t)p;
+	struct sb_region *r;
 
 	if (sb_unlikely((a >> SB_REGION_SHIFT) >= SB_REGISTRY_ENTRIES))
 		return NULL;
 	r = sb_registry[a >> SB_REGION_SHIFT];
 	if (sb_unlikely(r == NULL))
 		return NULL;
-	pg = &r->pages[(a & SB_REGION_MASK) >> SB_PAGE_SHIFT];
-	if (sb_unlikely(pg->state != SB_PAGE_SLAB))
-		return NULL;
-	ci = &sb_class_info[pg->order];
-	off = a - (uintptr_t)pg->slab->objs;
+	return sb_region_page(r, p);
+}
+
+/*
+ * If p, on the SLAB page pg, is the start of an object of a size class, its
+ * class's entry, else NULL (dedicated caches have span 0).  One multiply by
+ * the class's reciprocal; reads the slab descriptor and the class table.
+ */
+static inline const struct sb_class_info *class_object(const struct sb_page *pg, const void *p)
+{
+	const struct sb_class_info *ci = &sb_class_info[pg->order];
+	uintptr_t off = (uintptr_t)p - (uintptr_t)pg->slab->objs;
+
 	if (sb_unlikely(off >= ci->span ||
 			((off * (uint64_t)ci->recip) >> 32) * ci->size != off))
 		return NULL;
 	return ci;
+}
+
+/* p's size-class entry if p starts an object of a size class, else NULL. */
+static inline const struct sb_class_info *small_object(const void *p)
+{
+	const struct sb_page *pg = page_of(p);
+
+	if (sb_unlikely(pg == NULL || pg->state != SB_PAGE_SLAB))
+		return NULL;
+	return class_object(pg, p);
 }
 
 static inline size_t class_index(const struct sb_class_info *ci)
@@ -348,18 +351,8 @@ static inline size_t class_index(const struct sb_class_info *ci)
 /* Push p, a validated object of class ci, onto this thread's magazine. */
 static inline void push_object(const struct sb_class_info *ci, void *p, const char *func)
 {
-	struct sb_mag *m = sb_tc->bins[class_index(ci)].loaded;
-	size_t r = m->rounds;
-
-	if (sb_likely(r < m->cap)) {
-		/* At r == 0 this reads m->next: never a user object. */
-		if (sb_unlikely((m->objs + r)[-1] == p))
-			sb_fatal_pointer(func, "double free", p);
-		m->objs[r] = p;
-		m->rounds = (uint32_t)r + 1;
-		return;
-	}
-	free_slow(p, func);
+	if (sb_unlikely(!sb_mag_push(class_index(ci), p, func)))
+		free_slow(p, func);
 }
 
 /*
@@ -370,50 +363,34 @@ static inline void push_object(const struct sb_class_info *ci, void *p, const ch
 static SB_NOINLINE void free_page(struct sb_page *pg, void *p, const char *func)
 {
 	struct sb_tcache *tc = sb_tc;
-	struct sb_large_bin *lb;
-	uint32_t i, n = pg->npages;
+	uint32_t n = pg->npages;
 
-	if (pg->state != SB_PAGE_LARGE || n > SB_TC_LARGE_PAGES ||
-	    ((uintptr_t)p & (SB_PAGE_SIZE - 1)) != 0 || tc->state != SB_TC_LIVE)
-		goto slow;
-	lb = &tc->large[n];
-	if (lb->count == SB_TC_LARGE_DEPTH)
-		goto slow;
-	for (i = 0; i < lb->count; i++)
-		if (sb_unlikely(lb->blocks[i] == p))
-			sb_fatal_pointer(func, "double free", p);
-	lb->blocks[lb->count++] = p;
-	return;
-slow:
+	if (pg->state == SB_PAGE_LARGE && n <= SB_TC_LARGE_PAGES &&
+	    ((uintptr_t)p & (SB_PAGE_SIZE - 1)) == 0 && tc->state == SB_TC_LIVE &&
+	    sb_large_bin_push(&tc->large[n], p, func))
+		return;
 	free_slow(p, func);
 }
 
 static inline void sb_free_named(void *p, const char *func)
 {
-	uintptr_t a = (uintptr_t)p, off;
 	const struct sb_class_info *ci;
-	struct sb_region *r;
-	struct sb_page *pg;
+	struct sb_page *pg = page_of(p);
 
-	if (sb_unlikely((a >> SB_REGION_SHIFT) >= SB_REGISTRY_ENTRIES))
-		goto slow;
-	r = sb_registry[a >> SB_REGION_SHIFT];
-	if (sb_unlikely(r == NULL))
-		goto slow;
-	pg = sb_region_page(r, p);
+	if (sb_unlikely(pg == NULL)) {
+		free_slow(p, func);
+		return;
+	}
 	if (sb_unlikely(pg->state != SB_PAGE_SLAB)) {
 		free_page(pg, p, func);
 		return;
 	}
-	ci = &sb_class_info[pg->order];
-	off = a - (uintptr_t)pg->slab->objs;
-	if (sb_unlikely(off >= ci->span ||
-			((off * (uint64_t)ci->recip) >> 32) * ci->size != off))
-		goto slow;
+	ci = class_object(pg, p);
+	if (sb_unlikely(ci == NULL)) {
+		free_slow(p, func);
+		return;
+	}
 	push_object(ci, p, func);
-	return;
-slow:
-	free_slow(p, func);
 }
 
 /* ---- The public functions --------------------------------------------- */

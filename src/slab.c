@@ -303,19 +303,6 @@ static unsigned slab_take(struct sb_cache *c, struct sb_slab *s, void **out, uns
 	return got;
 }
 
-void *sb_slab_alloc(struct sb_cache *c)
-{
-	struct sb_slab *s;
-	void *p = NULL;
-
-	pthread_mutex_lock(&c->lock);
-	s = slab_with_room(c);
-	if (s != NULL)
-		slab_take(c, s, &p, 1);
-	pthread_mutex_unlock(&c->lock);
-	return p;
-}
-
 unsigned sb_slab_alloc_batch(struct sb_cache *c, void **out, unsigned n)
 {
 	struct sb_slab *s;
@@ -326,6 +313,14 @@ unsigned sb_slab_alloc_batch(struct sb_cache *c, void **out, unsigned n)
 		got += slab_take(c, s, out + got, n - got);
 	pthread_mutex_unlock(&c->lock);
 	return got;
+}
+
+void *sb_slab_alloc(struct sb_cache *c)
+{
+	void *p = NULL;
+
+	sb_slab_alloc_batch(c, &p, 1);
+	return p;
 }
 
 /* Index of the object at p in s, or -1 if p is not the start of one. */
