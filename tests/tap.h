@@ -17,6 +17,7 @@
 #define SB_TAP_H
 
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,6 +59,23 @@ struct tap_case {
 	sizeof((const struct tap_case[]){ TAP_APPLY(TAP_CASE, __VA_ARGS__) }) / sizeof(struct tap_case)
 
 #define TAP_SKIP_CODE 77
+
+/* splitmix64: a fixed-seed random stream for tests that need reproducible data. */
+static inline uint64_t tap_mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xBF58476D1CE4E5B9ull;
+	x ^= x >> 27;
+	x *= 0x94D049BB133111EBull;
+	x ^= x >> 31;
+	return x;
+}
+
+static inline uint64_t tap_rng_next(uint64_t *s)
+{
+	*s += 0x9E3779B97F4A7C15ull;
+	return tap_mix64(*s);
+}
 
 static inline void tap_vdiag(const char *fmt, va_list ap)
 {

@@ -19,22 +19,6 @@
 /* A test that deadlocks in the parent dies of SIGALRM after this long. */
 #define TEST_ALARM 60
 
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xBF58476D1CE4E5B9ull;
-	x ^= x >> 27;
-	x *= 0x94D049BB133111EBull;
-	x ^= x >> 31;
-	return x;
-}
-
-static inline uint64_t rng_next(uint64_t *s)
-{
-	*s += 0x9E3779B97F4A7C15ull;
-	return mix64(*s);
-}
-
 /* A byte pattern of `seed` over the whole block. */
 static void fill(unsigned char *p, size_t size, uint64_t seed)
 {
@@ -92,7 +76,7 @@ static void *churn_thread(void *varg)
 	int i;
 
 	while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
-		uint64_t r = rng_next(&rng);
+		uint64_t r = tap_rng_next(&rng);
 		i = (int)(r % CHURN_SLOTS);
 		r >>= 8;
 		if (p[i]) {
@@ -163,7 +147,7 @@ static int child_allocates(uint64_t seed)
 	int i;
 
 	for (i = 0; i < 100; i++) {
-		size_t size = 1 + (size_t)(mix64(seed + i) % 512);
+		size_t size = 1 + (size_t)(tap_mix64(seed + i) % 512);
 		small[i] = malloc(size);
 		if (!small[i])
 			return 2;
@@ -179,7 +163,7 @@ static int child_allocates(uint64_t seed)
 	if (!large || !intact(large, 256 * 1024, seed))
 		return 3;
 	for (i = 0; i < 100; i++) {
-		size_t size = 1 + (size_t)(mix64(seed + i) % 512);
+		size_t size = 1 + (size_t)(tap_mix64(seed + i) % 512);
 		if (!intact(small[i], size, seed + i))
 			return 3;
 		free(small[i]);
@@ -349,7 +333,7 @@ static unsigned char *inherited[INHERITED];
 
 static size_t inherited_size(int i)
 {
-	return i % 100 == 0 ? 100000 + (size_t)i * 1000 : 1 + (size_t)(mix64((uint64_t)i) % 3000);
+	return i % 100 == 0 ? 100000 + (size_t)i * 1000 : 1 + (size_t)(tap_mix64((uint64_t)i) % 3000);
 }
 
 static int body_inherited(int n)

@@ -22,22 +22,6 @@
 #define GiB ((size_t)1 << 30)
 #define TEST_ALARM 60
 
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xBF58476D1CE4E5B9ull;
-	x ^= x >> 27;
-	x *= 0x94D049BB133111EBull;
-	x ^= x >> 31;
-	return x;
-}
-
-static inline uint64_t rng_next(uint64_t *s)
-{
-	*s += 0x9E3779B97F4A7C15ull;
-	return mix64(*s);
-}
-
 /* A field of /proc/self/status in bytes ("VmHWM", "VmRSS"), or 0. */
 static size_t status_bytes(const char *field)
 {
@@ -90,14 +74,14 @@ static void stamp(unsigned char *p, size_t size, uint64_t seq)
 
 	h[0] = size;
 	h[1] = seq;
-	memset(p + 16, (int)(mix64(seq ^ size) & 0xff), size - 16);
+	memset(p + 16, (int)(tap_mix64(seq ^ size) & 0xff), size - 16);
 }
 
 static int stamp_ok(const unsigned char *p)
 {
 	const uint64_t *h = (const uint64_t *)p;
 	size_t size = h[0], i;
-	unsigned char b = (unsigned char)(mix64(h[1] ^ size) & 0xff);
+	unsigned char b = (unsigned char)(tap_mix64(h[1] ^ size) & 0xff);
 
 	if (size < 16 || size > 16384)
 		return 0;
@@ -190,7 +174,7 @@ static void *producer(void *arg)
 	size_t i, n = 0;
 
 	for (i = 0; w->limit ? i < w->limit : !__atomic_load_n(w->stop, __ATOMIC_RELAXED); i++) {
-		uint64_t r = rng_next(&rng);
+		uint64_t r = tap_rng_next(&rng);
 		size_t size = w->sizes ? w->sizes[r % w->nsizes] : 16 + r % (1024 - 16 + 1);
 		unsigned char *p = malloc(size);
 
@@ -296,7 +280,7 @@ static void *churn(void *arg)
 	int i;
 
 	for (i = 0; i < CHURN_OBJECTS; i++) {
-		size[i] = 16 + rng_next(&rng) % 1009;
+		size[i] = 16 + tap_rng_next(&rng) % 1009;
 		p[i] = malloc(size[i]);
 		if (p[i] == NULL) {
 			c->errors++;
@@ -329,7 +313,7 @@ TEST(thousands_of_short_lived_threads_leave_the_rss_bounded)
 	for (done = 0; done < CHURN_THREADS; done += CHURN_BATCH) {
 		for (i = 0; i < CHURN_BATCH; i++) {
 			memset(&ch[i], 0, sizeof(ch[i]));
-			ch[i].seed = mix64((uint64_t)(done + i));
+			ch[i].seed = tap_mix64((uint64_t)(done + i));
 			CHECK(pthread_create(&th[i], NULL, churn, &ch[i]) == 0);
 		}
 		for (i = 0; i < CHURN_BATCH; i++) {
@@ -421,7 +405,7 @@ TEST(children_forked_while_threads_allocate_use_their_magazines_and_exit)
 	alarm(TEST_ALARM);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < INHERITED; i++) {
-		size_t size = 16 + (size_t)mix64((uint64_t)i) % 1009;
+		size_t size = 16 + (size_t)tap_mix64((uint64_t)i) % 1009;
 
 		inherited[i] = malloc(size);
 		CHECK(inherited[i] != NULL);

@@ -27,25 +27,9 @@
 #define FULL_FILL_LIMIT (64 * 1024)
 #define SPARSE_STRIDE 64
 
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xBF58476D1CE4E5B9ull;
-	x ^= x >> 27;
-	x *= 0x94D049BB133111EBull;
-	x ^= x >> 31;
-	return x;
-}
-
-static inline uint64_t rng_next(uint64_t *s)
-{
-	*s += 0x9E3779B97F4A7C15ull;
-	return mix64(*s);
-}
-
 static inline uint64_t block_seed(int thread, const void *p, size_t size)
 {
-	return mix64(((uint64_t)thread << 48) ^ (uint64_t)(uintptr_t)p ^ ((uint64_t)size << 20));
+	return tap_mix64(((uint64_t)thread << 48) ^ (uint64_t)(uintptr_t)p ^ ((uint64_t)size << 20));
 }
 
 static inline uint64_t pattern_word(uint64_t seed, size_t k)
@@ -104,7 +88,7 @@ static long check_pattern(const unsigned char *p, size_t n, uint64_t seed, size_
 /* Mostly small sizes, some medium, a few up to 1 MiB. */
 static size_t random_size(uint64_t *rng)
 {
-	uint64_t r = rng_next(rng);
+	uint64_t r = tap_rng_next(rng);
 	unsigned pick = (unsigned)(r % 1000);
 
 	r >>= 10;
@@ -175,8 +159,8 @@ static void *stress_thread(void *varg)
 		return NULL;
 	}
 	for (op = 0; op < STRESS_OPS && arg->errors < 10; op++) {
-		struct block *b = &slots[rng_next(&rng) % STRESS_SLOTS];
-		uint64_t r = rng_next(&rng);
+		struct block *b = &slots[tap_rng_next(&rng) % STRESS_SLOTS];
+		uint64_t r = tap_rng_next(&rng);
 
 		if (!b->p) {
 			size_t size = random_size(&rng);
@@ -382,7 +366,7 @@ static void *consumer_thread(void *varg)
 				 a->id, (void *)it.p, it.size, it.producer, off);
 			a->errors++;
 		}
-		if (a->resize && rng_next(&rng) % 4 == 0) {
+		if (a->resize && tap_rng_next(&rng) % 4 == 0) {
 			/* Resize a block of another thread, then check and refill it. */
 			size_t newsize = random_size(&rng) % 16384 + 1;
 			size_t keep = newsize < it.size ? newsize : it.size;
@@ -541,7 +525,7 @@ static void *churn_thread(void *varg)
 
 	/* About 128 KiB of small blocks, all freed before the thread exits. */
 	for (i = 0; i < 128; i++) {
-		size_t size = 1 + rng_next(&rng) % 2048;
+		size_t size = 1 + tap_rng_next(&rng) % 2048;
 		p[i] = malloc(size);
 		if (!p[i])
 			return (void *)1;
