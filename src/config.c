@@ -1,21 +1,28 @@
 /*
- * config.c - sbmalloc's settings, read from the environment; bring-up and
- * the fork handlers, which span every layer.
+ * config.c - sbmalloc's settings, read from the environment.
  *
  * The environment is scanned from `environ` directly: getenv() may not be
  * ready when the first malloc comes (ld.so calls malloc before libc is
  * initialised) and secure_getenv() is glibc's.  When the process runs with
  * AT_SECURE (set-uid and the like) every SBMALLOC_* variable is ignored.
  * sb_config_init() may run before environ is set; the library constructor
- * runs it again, so settings apply from then on.
+ * runs it again, so settings apply from then on.  This is the only file
+ * that reads the environment.
  *
- *   SBMALLOC_HUGEPAGES=auto|hugetlb|thp|off   backing of regions (region.c);
+ *   SBMALLOC_HUGEPAGES=auto|hugetlb|thp|off   backing of regions (os.c);
  *                                             unset: the kernel's THP setting
- *   SBMALLOC_CHECK=1                          extra consistency checks
- *   SBMALLOC_DIRTY_MAX=<bytes>[k|m|g]         free memory kept resident
+ *   SBMALLOC_CHECK=1                          every small object through its slab
+ *   SBMALLOC_DIRTY_MAX=<bytes>[k|m|g]         free memory kept resident (buddy.c)
+ *   SBMALLOC_STATS=1|PATH                     count, and dump at exit (stats.c)
+ *   SBMALLOC_STATS_SIGNAL=USR1|USR2|N         dump on that signal (stats.c)
+ *
+ * No locks: sb_config is written at bring-up, by the constructor (both
+ * before the program can have started threads) and, for dirty_max only,
+ * with relaxed atomic stores.
  */
-#include "internal.h"
+#include "config.h"
 
+#include <signal.h>
 #include <string.h>
 #ifdef HAVE_SYS_AUXV_H
 #include <sys/auxv.h>
@@ -30,7 +37,8 @@ struct sb_config sb_config = {
 	.secure = false,
 };
 
-const char *sb_env(const char *name)
+/* Value of NAME in environ, or NULL; never allocates. */
+static const char *env(const char *name)
 {
 	size_t len = strlen(name);
 	char **e = environ;
@@ -62,85 +70,66 @@ static bool parse_size(const char *s, size_t *out)
 	return true;
 }
 
+static int parse_signal(const char *v)
+{
+	int n = 0;
+
+	if (strncmp(v, "SIG", 3) == 0)
+		v += 3;
+	if (strcmp(v, "USR1") == 0)
+		return SIGUSR1;
+	if (strcmp(v, "USR2") == 0)
+		return SIGUSR2;
+	for (; *v >= '0' && *v <= '9'; v++)
+		n = n * 10 + (*v - '0');
+	return *v == '\0' && n > 0 && n < 65 ? n : 0;
+}
+
+static enum sb_hugepages_mode parse_hugepages(const char *v)
+{
+	if (v == NULL)
+		return SB_HUGEPAGES_KERNEL;
+	if (strcmp(v, "hugetlb") == 0)
+		return SB_HUGEPAGES_HUGETLB;
+	if (strcmp(v, "thp") == 0)
+		return SB_HUGEPAGES_THP;
+	if (strcmp(v, "off") == 0 || strcmp(v, "4k") == 0 || strcmp(v, "0") == 0)
+		return SB_HUGEPAGES_OFF;
+	return SB_HUGEPAGES_AUTO;
+}
+
 void sb_config_init(void)
 {
 	const char *v;
+	size_t dirty;
 
 #if defined(HAVE_GETAUXVAL) && defined(AT_SECURE)
 	sb_config.secure = getauxval(AT_SECURE) != 0;
 #endif
-	v = sb_env("SBMALLOC_HUGEPAGES");
-	sb_config.hugepages_set = v != NULL;
-	sb_config.hugepages = SB_HUGEPAGES_KERNEL;
-	if (v != NULL) {
-		if (strcmp(v, "hugetlb") == 0)
-			sb_config.hugepages = SB_HUGEPAGES_HUGETLB;
-		else if (strcmp(v, "thp") == 0)
-			sb_config.hugepages = SB_HUGEPAGES_THP;
-		else if (strcmp(v, "off") == 0 || strcmp(v, "4k") == 0 || strcmp(v, "0") == 0)
-			sb_config.hugepages = SB_HUGEPAGES_OFF;
-		else
-			sb_config.hugepages = SB_HUGEPAGES_AUTO;
-	}
-	v = sb_env("SBMALLOC_CHECK");
+	sb_config.hugepages = parse_hugepages(env("SBMALLOC_HUGEPAGES"));
+	v = env("SBMALLOC_CHECK");
 	sb_config.check = v != NULL && v[0] != '\0' && v[0] != '0';
-	v = sb_env("SBMALLOC_DIRTY_MAX");
-	if (v != NULL)
-		parse_size(v, &sb_config.dirty_max);
+	v = env("SBMALLOC_DIRTY_MAX");
+	if (v != NULL && parse_size(v, &dirty))
+		sb_config_set_dirty_max(dirty);
+	v = env("SBMALLOC_STATS");
+	sb_config.stats = v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
+	sb_config.stats_path = sb_config.stats && strcmp(v, "1") != 0 ? v : NULL;
+	v = env("SBMALLOC_STATS_SIGNAL");
+	sb_config.stats_signal = v != NULL ? parse_signal(v) : 0;
 }
 
-/* ---- Bring-up ---------------------------------------------------------- */
-
-int sb_init_state;			/* 0 none, 1 running, 2 done */
-static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* The layers, bottom up; the first call of all, from any entry point. */
-void sb_global_init(void)
+void sb_config_set_dirty_max(size_t bytes)
 {
-	pthread_mutex_lock(&init_lock);
-	if (sb_init_state == 0) {
-		sb_init_state = 1;
-		sb_config_init();
-		if (!sb_region_init())
-			sb_fatal("cannot initialise regions");
-		sb_slab_init();
-		__atomic_store_n(&sb_init_state, 2, __ATOMIC_RELEASE);
-	}
-	pthread_mutex_unlock(&init_lock);
+	sb_write_once(sb_config.dirty_max, bytes);
 }
 
-/* ---- Fork -------------------------------------------------------------- */
-
-/*
- * Registered with pthread_atfork by the library constructor.  Every lock,
- * in the documented order: the thread-cache list, the list of caches, each
- * depot, each cache, then region.c's (grow, regions, huge, meta).  The
- * parent releases them in reverse; the child re-initialises them.
- */
-void sb_fork_prepare(void)
+void sb_config_set_hugepages(enum sb_hugepages_mode mode)
 {
-	sb_ensure_init();
-	sb_mag_fork_prepare();
-	sb_cache_list_lock();
-	sb_depot_fork_prepare();
-	sb_slab_fork_prepare();
-	sb_region_fork_prepare();
+	sb_config.hugepages = mode;
 }
 
-void sb_fork_parent(void)
+void sb_config_set_check(bool on)
 {
-	sb_region_fork_parent();
-	sb_slab_fork_parent();
-	sb_depot_fork_parent();
-	sb_cache_list_unlock(false);
-	sb_mag_fork_parent();
-}
-
-void sb_fork_child(void)
-{
-	sb_region_fork_child();
-	sb_slab_fork_child();
-	sb_depot_fork_child();
-	sb_cache_list_unlock(true);
-	sb_mag_fork_child();
+	sb_config.check = on;
 }

@@ -1,48 +1,52 @@
 /*
- * malloc.c - the malloc family, on top of the slab, buddy and region layers.
+ * malloc.c - the malloc family: sbmalloc's public face, on top of every
+ * layer.
  *
  * Where a request goes:
  *   size <= 16 KiB           the thread's magazine for its size class
- *                            (magazine.c), behind it the depot and the
- *                            slab cache of the class (depot.c, slab.c)
- *   size <= 4 MiB            whole pages: the thread's page-block cache up
- *                            to 64 KiB, else the buddy allocator (buddy.c)
- *   larger                   a mapping of its own (region.c)
+ *                            (tcache.c), behind it the depot and the slab
+ *                            cache of the class (depot.c, slab.c)
+ *   size <= 4 MiB            whole pages: the thread's page lists up to
+ *                            64 KiB (pcp.c), else the buddy allocator
+ *   larger                   a mapping of its own (huge.c)
  * Aligned requests take the first size class whose objects are naturally
  * aligned enough, or a buddy block of at least the alignment's order (buddy
  * blocks are aligned to their size), or an aligned mapping.
  *
- * Where a pointer comes from: the registry gives the region (or huge
- * block) that owns its 32 MiB of address space; the page descriptor says
- * slab, allocated block head, or neither.  A pointer that is not the start
- * of a live object stops the program with a message naming the function,
- * as glibc does; nothing is written to the heap first.
+ * Where a pointer comes from: its page descriptor (sb_page_of, through the
+ * registry) says slab page, head of an allocated block, or neither; a
+ * pointer in no region may be a huge block's.  A pointer that is not the
+ * start of a live object stops the program with a message naming the
+ * function, as glibc does; nothing is written to the heap first.
+ *
+ * This is the API boundary: errno is set here and nowhere below, and every
+ * call down carries the name of the public function, for reports.
  *
  * Interposition: every public name is an alias of one internal function
  * (no wrapper frame), including glibc's own entry points (__libc_malloc and
  * friends), so that memory glibc allocates internally also comes from here.
  *
- * The fast paths, inline here: malloc of up to 1 KiB is a table lookup of
+ * The fast paths, inline here: malloc of up to 16 KiB is a table lookup of
  * the class and a pop from the loaded magazine; free is the registry, the
  * page descriptor, a check that the pointer starts an object of its slab
  * (one multiply by the class's reciprocal), a check that it is not the
  * object freed just before, and a push.  No lock, no atomic operation, no
  * call.  Everything else is out of line.
  *
- * Start-up: the first call may come from ld.so before libc is initialised
- * and before our constructor.  Nothing on the way allocates, calls dlsym,
- * getenv or stdio.  Thread state is reached through an initial-exec TLS
- * pointer that starts at a static sentinel (magazine.c), so a thread's
- * first call takes the slow path that sets it up.  The constructor
- * re-reads the environment, creates the thread-exit key and registers the
- * fork handlers.
- *
- * Fork: the prepare handler takes every lock in the documented order
- * (thread-cache list, the list of caches, depot locks, cache locks, then
- * region.c's: grow, regions, huge, meta); the parent releases them, the
- * child re-initialises them.
+ * No state and no lock of its own.
  */
-#include "internal.h"
+#include "buddy.h"
+#include "config.h"
+#include "counters.h"
+#include "huge.h"
+#include "init.h"
+#include "pcp.h"
+#include "reclaim.h"
+#include "registry.h"
+#include "sizeclass.h"
+#include "slab.h"
+#include "stats.h"
+#include "tcache.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -52,156 +56,182 @@
 
 #define SB_ALIAS(target) __attribute__((alias(#target), used, visibility("default")))
 
-/* ---- Start-up ---------------------------------------------------------- */
-
 /* ---- Allocation -------------------------------------------------------- */
 
-static inline void *alloc_small(unsigned cls)
+static inline void *alloc_small(unsigned cls, const char *func)
 {
 	void *p;
 
-	if (sb_likely(sb_mag_pop(cls, &p)))
+	if (sb_likely(sb_tc_pop(cls, &p)))
 		return p;
-	return sb_mag_alloc_slow(cls);
+	return sb_tc_alloc_slow(cls, func);
 }
 
-static SB_NOINLINE void *alloc_large(size_t size, size_t align)
+/*
+ * Whole pages, npages <= SB_MAX_BLOCK_PAGES: the thread's page lists
+ * (unless the caller just tried them), else the buddy allocator.
+ */
+static void *alloc_pages(size_t npages, size_t align, bool lists_tried)
 {
-	struct sb_huge *h;
-	size_t npages;
+	struct sb_pcp *pcp;
 	void *p;
 
-	if (sb_unlikely(size > PTRDIFF_MAX)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	sb_ensure_init();
-	if (size <= SB_MAX_BLOCK_SIZE && align <= SB_MAX_BLOCK_SIZE) {
-		npages = (size + SB_PAGE_SIZE - 1) >> SB_PAGE_SHIFT;
-		if (align <= SB_PAGE_SIZE && (p = sb_tc_large_alloc(npages)) != NULL) {
-			sb_count(SB_ST_MALLOC_PAGES, 1);
-			return p;
-		}
-		p = sb_buddy_alloc(npages, align > SB_PAGE_SIZE ? align >> SB_PAGE_SHIFT : 1);
-		if (p == NULL)
-			errno = ENOMEM;
-		else
-			sb_count(SB_ST_MALLOC_BUDDY, 1);
+	if (!lists_tried && align <= SB_PAGE_SIZE && (pcp = sb_tc_pcp()) != NULL &&
+	    sb_pcp_pop(pcp, npages, &p)) {
+		sb_count(SB_EV_MALLOC_PAGES, 1);
 		return p;
 	}
-	h = sb_huge_alloc(size, align);
-	if (h == NULL)
-		return NULL;
-	sb_count(SB_ST_MALLOC_HUGE, 1);
-	return h->base;
-}
-
-static size_t usable_size(void *p);
-
-/* Counting mode: bytes asked for and handed out, and the live total. */
-static SB_NOINLINE void count_alloc(void *p, size_t size)
-{
-	size_t usable = usable_size(p);
-
-	sb_count(SB_ST_REQUESTED, size);
-	sb_count(SB_ST_HANDED_OUT, usable);
-	sb_stats_live((long)usable);
-}
-
-static SB_NOINLINE void *malloc_slower(size_t size)
-{
-	void *p;
-
-	sb_ensure_init();
-	if (size <= SB_SMALL_MAX)
-		p = alloc_small(sb_size_class(size));
-	else
-		p = alloc_large(size, 0);
-	if (sb_unlikely(sb_stats_on) && p != NULL)
-		count_alloc(p, size);
+	p = sb_buddy_alloc(npages, align > SB_PAGE_SIZE ? align >> SB_PAGE_SHIFT : 1);
+	if (p != NULL)
+		sb_count(SB_EV_MALLOC_BUDDY, 1);
 	return p;
 }
 
-static SB_NOINLINE void *malloc_slow(size_t size)
+/* Above SB_MAX_BLOCK_SIZE: a mapping of its own. */
+static void *alloc_huge(size_t size, size_t align)
 {
-	size_t npages = (size + SB_PAGE_SIZE - 1) >> SB_PAGE_SHIFT;
+	struct sb_huge *h = sb_huge_alloc(size, align);
 
-	if (size > SB_SMALL_MAX && npages <= SB_TC_LARGE_PAGES) {
-		struct sb_large_bin *lb = &sb_tc->large[npages];
-
-		if (lb->count != 0)
-			return lb->blocks[--lb->count];
-	}
-	return malloc_slower(size);
+	if (h == NULL)
+		return NULL;
+	sb_count(SB_EV_MALLOC_HUGE, 1);
+	return sb_huge_base(h);
 }
 
-static SB_NOINLINE void *calloc_slow(size_t size)
+/* Pages or a mapping for size bytes aligned to align; NULL with ENOMEM. */
+static SB_NOINLINE void *alloc_big(size_t size, size_t align, bool lists_tried)
 {
-	void *p = malloc_slow(size);
+	void *p = NULL;
 
-	if (p != NULL)
-		sb_count(SB_ST_CALLOC, 1);
+	if (sb_likely(size <= PTRDIFF_MAX)) {
+		sb_ensure_init();
+		if (size <= SB_MAX_BLOCK_SIZE && align <= SB_MAX_BLOCK_SIZE)
+			p = alloc_pages(sb_pages_of(size), align, lists_tried);
+		else
+			p = alloc_huge(size, align);
+	}
+	if (p == NULL)
+		errno = ENOMEM;
+	return p;
+}
+
+static size_t usable_size(void *p, const char *func);
+
+/* Counting mode: bytes asked for and handed out, and the live total. */
+static SB_NOINLINE void count_alloc(void *p, size_t size, const char *func)
+{
+	size_t usable = usable_size(p, func);
+
+	sb_count(SB_EV_REQUESTED, size);
+	sb_count(SB_EV_HANDED_OUT, usable);
+	sb_counters_live((long)usable);
+}
+
+/* Every allocation that missed the fast paths; NULL with ENOMEM. */
+static SB_NOINLINE void *alloc_slow(size_t size, bool lists_tried, const char *func)
+{
+	void *p;
+
+	sb_ensure_init();
+	if (size <= SB_SMALL_MAX) {
+		p = alloc_small(sb_size_class(size), func);
+		if (p == NULL)
+			errno = ENOMEM;
+	} else {
+		p = alloc_big(size, 0, lists_tried);
+	}
+	if (sb_unlikely(sb_counting) && p != NULL)
+		count_alloc(p, size, func);
 	return p;
 }
 
 /*
- * The malloc fast path: a class lookup and a pop.  `slow` is where a miss
+ * A miss of the malloc fast path: page blocks first come from the
+ * thread's page lists (a COUNTED face's are empty, so counting mode tries
+ * the thread's own lists in alloc_pages, and counts).
+ */
+static SB_NOINLINE void *malloc_miss(size_t size)
+{
+	size_t npages = sb_pages_of(size);
+	void *p;
+
+	if (size > SB_SMALL_MAX && npages <= SB_PCP_MAX_PAGES &&
+	    sb_pcp_pop(sb_tc_pcp_front(), npages, &p))
+		return p;
+	return alloc_slow(size, !sb_counting, "malloc");
+}
+
+static SB_NOINLINE void *calloc_miss(size_t size)
+{
+	void *p = alloc_slow(size, false, "calloc");
+
+	if (p != NULL)
+		sb_count(SB_EV_CALLOC, 1);
+	return p;
+}
+
+/*
+ * The malloc fast path: a class lookup and a pop.  `miss` is where a miss
  * goes: a different function for calloc, so that counting calloc costs the
  * fast path nothing.
  */
-static inline void *sb_alloc_with(size_t size, void *(*slow)(size_t))
+static SB_ALWAYS_INLINE void *sb_alloc_with(size_t size, void *(*miss)(size_t))
 {
 	void *p;
 
 	if (sb_likely(size <= SB_SMALL_MAX) &&
-	    sb_likely(sb_mag_pop(sb_class_lookup[(size + 15) >> 4], &p)))
+	    sb_likely(sb_tc_pop(sb_class_lookup[(size + 15) >> 4], &p)))
 		return p;
-	return slow(size);
+	return miss(size);
 }
 
 static inline void *sb_alloc(size_t size)
 {
-	return sb_alloc_with(size, malloc_slow);
+	return sb_alloc_with(size, malloc_miss);
 }
 
-static void *alloc_aligned(size_t align, size_t size)
+static void *alloc_aligned(size_t align, size_t size, const char *func)
 {
 	size_t rounded;
 	unsigned cls;
+	void *p;
 
 	if (align <= SB_PAGE_SIZE && size <= SB_SMALL_MAX) {
 		rounded = sb_align_up(size ? size : 1, align);
 		if (rounded <= SB_SMALL_MAX) {
-			for (cls = sb_size_class(rounded); cls < sb_nr_classes; cls++)
-				if (sb_size_caches[cls].align >= align)
-					return alloc_small(cls);
+			for (cls = sb_size_class(rounded); cls < SB_NR_CLASSES; cls++)
+				if (sb_class_align(cls) >= align) {
+					p = alloc_small(cls, func);
+					if (p == NULL)
+						errno = ENOMEM;
+					return p;
+				}
 		}
 	}
-	return alloc_large(size ? size : 1, align);
+	return alloc_big(size ? size : 1, align, false);
 }
 
-static void *sb_alloc_aligned(size_t align, size_t size)
+static void *sb_alloc_aligned(size_t align, size_t size, const char *func)
 {
 	void *p;
 
 	if (align <= SB_ALIGNMENT)
 		return sb_alloc(size);
 	sb_ensure_init();
-	p = alloc_aligned(align, size);
-	if (sb_unlikely(sb_stats_on) && p != NULL) {
-		sb_count(SB_ST_ALIGNED, 1);
-		count_alloc(p, size);
+	p = alloc_aligned(align, size, func);
+	if (sb_unlikely(sb_counting) && p != NULL) {
+		sb_count(SB_EV_ALIGNED, 1);
+		count_alloc(p, size, func);
 	}
 	return p;
 }
 
 /* ---- Finding a pointer's block ---------------------------------------- */
 
-enum sb_kind { SB_KIND_SLAB, SB_KIND_LARGE, SB_KIND_HUGE };
+enum sb_kind { SB_KIND_SLAB, SB_KIND_BLOCK, SB_KIND_HUGE };
 
 struct sb_block {
 	enum sb_kind kind;
-	struct sb_region *region;
 	struct sb_page *page;
 	struct sb_huge *huge;
 };
@@ -212,35 +242,28 @@ struct sb_block {
  */
 static void find_block(const void *p, const char *func, struct sb_block *b)
 {
-	void *owner = sb_registry_lookup(p);
+	struct sb_page *pg = sb_page_of(p);
 
-	if (sb_unlikely(owner == NULL))
-		sb_fatal_pointer(func, "invalid pointer", p);
-	if (sb_likely(*(enum sb_map_kind *)owner == SB_MAP_REGION)) {
-		struct sb_region *r = owner;
-		struct sb_page *pg = sb_region_page(r, p);
-		unsigned state = __atomic_load_n(&pg->state, __ATOMIC_ACQUIRE);
-
-		b->region = r;
+	if (sb_likely(pg != NULL)) {
 		b->page = pg;
-		if (sb_likely(state == SB_PAGE_SLAB)) {
-			if (sb_unlikely(!sb_slab_is_object(pg->slab, p)))
-				sb_fatal_pointer(func, "invalid pointer", p);
+		switch (sb_page_classify(pg, p)) {
+		case SB_PTR_SLAB:
+			if (sb_unlikely(!sb_slab_is_object(sb_page_slab(pg), p)))
+				break;
 			b->kind = SB_KIND_SLAB;
 			return;
-		}
-		if (((uintptr_t)p & (SB_PAGE_SIZE - 1)) == 0) {
-			if (state == SB_PAGE_LARGE) {
-				b->kind = SB_KIND_LARGE;
-				return;
-			}
-			if (state == SB_PAGE_FREE || state == SB_PAGE_MERGED)
-				sb_fatal_pointer(func, "double free", p);
+		case SB_PTR_BLOCK:
+			b->kind = SB_KIND_BLOCK;
+			return;
+		case SB_PTR_FREED:
+			sb_fatal_pointer(func, "double free", p);
+		case SB_PTR_INVALID:
+			break;
 		}
 		sb_fatal_pointer(func, "invalid pointer", p);
 	}
-	b->huge = owner;
-	if (sb_unlikely(p != b->huge->base))
+	b->huge = sb_registry_huge(p);
+	if (sb_unlikely(b->huge == NULL || p != sb_huge_base(b->huge)))
 		sb_fatal_pointer(func, "invalid pointer", p);
 	b->kind = SB_KIND_HUGE;
 }
@@ -249,143 +272,107 @@ static inline size_t block_usable(const struct sb_block *b)
 {
 	switch (b->kind) {
 	case SB_KIND_SLAB:
-		return b->page->slab->cache->size;
-	case SB_KIND_LARGE:
-		return (size_t)b->page->npages << SB_PAGE_SHIFT;
+		return sb_slab_size(sb_slab_cache_of(sb_page_slab(b->page)));
+	case SB_KIND_BLOCK:
+		return (size_t)sb_page_block_pages(b->page) << SB_PAGE_SHIFT;
 	default:
-		return b->huge->size;
+		return sb_huge_size(b->huge);
 	}
 }
 
 static SB_NOINLINE void free_slow(void *p, const char *func)
 {
 	struct sb_block b;
-	unsigned cls;
+	struct sb_pcp *pcp;
+	unsigned bin;
+	uint32_t n;
 
 	if (p == NULL)
 		return;
 	find_block(p, func, &b);
-	if (sb_unlikely(sb_stats_on))
-		sb_stats_live(-(long)block_usable(&b));
+	if (sb_unlikely(sb_counting))
+		sb_counters_live(-(long)block_usable(&b));
 	switch (b.kind) {
 	case SB_KIND_SLAB:
-		cls = b.page->order;
-		if (cls == SB_NO_CLASS)
-			sb_slab_free(b.page->slab, p, func);
-		else
-			sb_mag_free_slow(cls, p, func);
+		bin = sb_page_bin(b.page);
+		if (bin < SB_NR_BINS)
+			sb_tc_free_slow(bin, p, func);
+		else	/* a cache outside the bins (the unit tests make them) */
+			sb_slab_free_batch(sb_slab_cache_of(sb_page_slab(b.page)), &p, 1, func);
 		return;
-	case SB_KIND_LARGE:
-		if (b.page->npages <= SB_TC_LARGE_PAGES &&
-		    sb_tc_large_free(b.page->npages, p, func)) {
-			sb_count(SB_ST_FREE_PAGES, 1);
+	case SB_KIND_BLOCK:
+		n = sb_page_block_pages(b.page);
+		if (n <= SB_PCP_MAX_PAGES && (pcp = sb_tc_pcp()) != NULL &&
+		    sb_pcp_push(pcp, n, p, func)) {
+			sb_count(SB_EV_FREE_PAGES, 1);
 			return;
 		}
-		sb_count(SB_ST_FREE_BUDDY, 1);
-		sb_buddy_free(b.region, p);
+		sb_count(SB_EV_FREE_BUDDY, 1);
+		sb_buddy_free(p);
 		return;
 	case SB_KIND_HUGE:
-		sb_count(SB_ST_FREE_HUGE, 1);
+		sb_count(SB_EV_FREE_HUGE, 1);
 		sb_huge_free(b.huge);
 		return;
 	}
 }
 
-static size_t usable_size(void *p)
+static size_t usable_size(void *p, const char *func)
 {
 	struct sb_block b;
 
-	find_block(p, "malloc_usable_size", &b);
+	find_block(p, func, &b);
 	return block_usable(&b);
-}
-
-/*
- * The page descriptor of p, or NULL when no region holds p.  A huge block's
- * address space maps to sb_huge_stub, whose descriptors are all UNUSED.
- * Reads only the registry.
- */
-static inline struct sb_page *page_of(const void *p)
-{
-	uintptr_t a = (uintptr_t)p;
-	struct sb_region *r;
-
-	if (sb_unlikely((a >> SB_REGION_SHIFT) >= SB_REGISTRY_ENTRIES))
-		return NULL;
-	r = sb_registry[a >> SB_REGION_SHIFT];
-	if (sb_unlikely(r == NULL))
-		return NULL;
-	return sb_region_page(r, p);
-}
-
-/*
- * If p, on the SLAB page pg, is the start of an object of a size class, its
- * class's entry, else NULL (dedicated caches have span 0).  One multiply by
- * the class's reciprocal; reads the slab descriptor and the class table.
- */
-static inline const struct sb_class_info *class_object(const struct sb_page *pg, const void *p)
-{
-	const struct sb_class_info *ci = &sb_class_info[pg->order];
-	uintptr_t off = (uintptr_t)p - (uintptr_t)pg->slab->objs;
-
-	if (sb_unlikely(off >= ci->span ||
-			((off * (uint64_t)ci->recip) >> 32) * ci->size != off))
-		return NULL;
-	return ci;
 }
 
 /* p's size-class entry if p starts an object of a size class, else NULL. */
 static inline const struct sb_class_info *small_object(const void *p)
 {
-	const struct sb_page *pg = page_of(p);
+	const struct sb_page *pg = sb_page_of(p);
 
-	if (sb_unlikely(pg == NULL || pg->state != SB_PAGE_SLAB))
+	if (sb_unlikely(pg == NULL || sb_page_state(pg) != SB_PAGE_SLAB))
 		return NULL;
-	return class_object(pg, p);
-}
-
-static inline size_t class_index(const struct sb_class_info *ci)
-{
-	return (size_t)(ci - sb_class_info);
+	return sb_class_object(pg, p);
 }
 
 /* Push p, a validated object of class ci, onto this thread's magazine. */
 static inline void push_object(const struct sb_class_info *ci, void *p, const char *func)
 {
-	if (sb_unlikely(!sb_mag_push(class_index(ci), p, func)))
+	if (sb_unlikely(!sb_tc_push(sb_class_of_info(ci), p, func)))
 		free_slow(p, func);
 }
 
 /*
  * free of a pointer whose page descriptor pg is not a slab page: the common
- * case is a page block of up to 64 KiB, kept in the thread's cache after a
- * look at the descriptor and the bin; the rest goes to free_slow().
+ * case is a page block of up to 64 KiB, kept in the thread's page lists
+ * after a look at the descriptor; the rest goes to free_slow().
  */
 static SB_NOINLINE void free_page(struct sb_page *pg, void *p, const char *func)
 {
-	struct sb_tcache *tc = sb_tc;
-	uint32_t n = pg->npages;
+	uint32_t n = sb_page_block_pages(pg);
+	struct sb_pcp *pcp;
 
-	if (pg->state == SB_PAGE_LARGE && n <= SB_TC_LARGE_PAGES &&
-	    ((uintptr_t)p & (SB_PAGE_SIZE - 1)) == 0 && tc->state == SB_TC_LIVE &&
-	    sb_large_bin_push(&tc->large[n], p, func))
+	if (sb_page_state(pg) == SB_PAGE_BLOCK && n <= SB_PCP_MAX_PAGES &&
+	    ((uintptr_t)p & (SB_PAGE_SIZE - 1)) == 0 && (pcp = sb_tc_pcp_live()) != NULL &&
+	    sb_pcp_push(pcp, n, p, func))
 		return;
 	free_slow(p, func);
 }
 
-static inline void sb_free_named(void *p, const char *func)
+static SB_ALWAYS_INLINE void sb_free_named(void *p, const char *func)
 {
 	const struct sb_class_info *ci;
-	struct sb_page *pg = page_of(p);
+	struct sb_page *pg = sb_page_of(p);
 
 	if (sb_unlikely(pg == NULL)) {
 		free_slow(p, func);
 		return;
 	}
-	if (sb_unlikely(pg->state != SB_PAGE_SLAB)) {
+	if (sb_unlikely(sb_page_state(pg) != SB_PAGE_SLAB)) {
 		free_page(pg, p, func);
 		return;
 	}
-	ci = class_object(pg, p);
+	ci = sb_class_object(pg, p);
 	if (sb_unlikely(ci == NULL)) {
 		free_slow(p, func);
 		return;
@@ -402,7 +389,7 @@ SB_EXPORT const char *sb_version(void)
 
 SB_EXPORT int sb_owns(const void *p)
 {
-	return sb_registry_lookup(p) != NULL;
+	return sb_registry_region(p) != NULL || sb_registry_huge(p) != NULL;
 }
 
 void *sb_impl_malloc(size_t size)
@@ -434,7 +421,7 @@ void *sb_impl_calloc(size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	p = sb_alloc_with(total, calloc_slow);
+	p = sb_alloc_with(total, calloc_miss);
 	if (sb_unlikely(p == NULL))
 		return NULL;
 	if (sb_unlikely(total > SB_MAX_BLOCK_SIZE))
@@ -448,25 +435,24 @@ static SB_NOINLINE void *realloc_move(void *p, size_t old, size_t size)
 
 	if (q == NULL)
 		return NULL;
-	sb_count(SB_ST_REALLOC_MOVE, 1);
+	sb_count(SB_EV_REALLOC_MOVE, 1);
 	memcpy(q, p, old < size ? old : size);
 	sb_free_named(p, "realloc");
 	return q;
 }
 
 /* Counting mode: a block of kind was resized in place from old bytes. */
-static void count_in_place(enum sb_stat kind, void *p, size_t old, size_t size)
+static void count_in_place(enum sb_event kind, void *p, size_t old, size_t size)
 {
 	size_t usable;
 
-	if (sb_likely(!sb_stats_on))
+	if (sb_likely(!sb_counting))
 		return;
-	usable = usable_size(p);
-
+	usable = usable_size(p, "realloc");
 	sb_count(kind, 1);
-	sb_count(SB_ST_REQUESTED, size);
-	sb_count(SB_ST_HANDED_OUT, usable);
-	sb_stats_live((long)usable - (long)old);
+	sb_count(SB_EV_REQUESTED, size);
+	sb_count(SB_EV_HANDED_OUT, usable);
+	sb_counters_live((long)usable - (long)old);
 }
 
 static SB_NOINLINE void *realloc_slow(void *p, size_t size)
@@ -489,21 +475,21 @@ static SB_NOINLINE void *realloc_slow(void *p, size_t size)
 	switch (b.kind) {
 	case SB_KIND_SLAB:
 		if (size <= old && size >= old / 2) {
-			count_in_place(SB_ST_REALLOC_SLAB, p, old, size);
+			count_in_place(SB_EV_REALLOC_SLAB, p, old, size);
 			return p;
 		}
 		break;
-	case SB_KIND_LARGE:
+	case SB_KIND_BLOCK:
 		if (size > SB_SMALL_MAX && size <= SB_MAX_BLOCK_SIZE &&
-		    sb_buddy_resize(b.region, p, (size + SB_PAGE_SIZE - 1) >> SB_PAGE_SHIFT)) {
-			count_in_place(SB_ST_REALLOC_BUDDY, p, old, size);
+		    sb_buddy_resize(p, sb_pages_of(size))) {
+			count_in_place(SB_EV_REALLOC_BUDDY, p, old, size);
 			return p;
 		}
 		break;
 	case SB_KIND_HUGE:
-		if (size > SB_MAX_BLOCK_SIZE && sb_huge_resize(&b.huge, size)) {
-			count_in_place(SB_ST_REALLOC_HUGE, b.huge->base, old, size);
-			return b.huge->base;
+		if (size > SB_MAX_BLOCK_SIZE && sb_huge_resize(b.huge, size)) {
+			count_in_place(SB_EV_REALLOC_HUGE, sb_huge_base(b.huge), old, size);
+			return sb_huge_base(b.huge);
 		}
 		break;
 	}
@@ -515,10 +501,10 @@ static SB_NOINLINE void *realloc_small_move(const struct sb_class_info *ci, void
 {
 	void *q;
 
-	if (sb_unlikely(sb_stats_on)) {
+	if (sb_unlikely(sb_counting)) {
 		/* keep_min is out of reach while counting: the in-place case lands here. */
 		if (size <= ci->size && size >= ci->size / 2) {
-			count_in_place(SB_ST_REALLOC_SLAB, p, ci->size, size);
+			count_in_place(SB_EV_REALLOC_SLAB, p, ci->size, size);
 			return p;
 		}
 		return realloc_move(p, ci->size, size);
@@ -561,7 +547,7 @@ int sb_impl_posix_memalign(void **memptr, size_t align, size_t size)
 
 	if (!sb_is_pow2(align) || align % sizeof(void *) != 0)
 		return EINVAL;
-	p = sb_alloc_aligned(align, size);
+	p = sb_alloc_aligned(align, size, "posix_memalign");
 	if (p == NULL)
 		return ENOMEM;
 	*memptr = p;
@@ -574,7 +560,7 @@ void *sb_impl_aligned_alloc(size_t align, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
-	return sb_alloc_aligned(align, size);
+	return sb_alloc_aligned(align, size, "aligned_alloc");
 }
 
 void *sb_impl_memalign(size_t align, size_t size)
@@ -585,12 +571,12 @@ void *sb_impl_memalign(size_t align, size_t size)
 	}
 	if (!sb_is_pow2(align))
 		align = align < 2 ? 1 : (size_t)1 << sb_ceil_log2(align);
-	return sb_alloc_aligned(align, size);
+	return sb_alloc_aligned(align, size, "memalign");
 }
 
 void *sb_impl_valloc(size_t size)
 {
-	return sb_alloc_aligned(SB_PAGE_SIZE, size);
+	return sb_alloc_aligned(SB_PAGE_SIZE, size, "valloc");
 }
 
 void *sb_impl_pvalloc(size_t size)
@@ -599,27 +585,19 @@ void *sb_impl_pvalloc(size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return sb_alloc_aligned(SB_PAGE_SIZE, size ? sb_align_up(size, SB_PAGE_SIZE) : SB_PAGE_SIZE);
+	return sb_alloc_aligned(SB_PAGE_SIZE, size ? sb_align_up(size, SB_PAGE_SIZE) : SB_PAGE_SIZE,
+				"pvalloc");
 }
 
 size_t sb_impl_malloc_usable_size(void *p)
 {
-	return p == NULL ? 0 : usable_size(p);
+	return p == NULL ? 0 : usable_size(p, "malloc_usable_size");
 }
 
 int sb_impl_malloc_trim(size_t pad)
 {
-	size_t released;
-
-	struct sb_cache *c;
-
 	sb_ensure_init();
-	sb_tc_flush();
-	for (c = sb_cache_list(); c != NULL; c = c->next)
-		sb_depot_reap(c, true);
-	released = sb_slab_reclaim();
-	released += sb_buddy_trim();
-	return released > 0;
+	return sb_trim() > 0;
 }
 
 int sb_impl_mallopt(int param, int value)
@@ -629,7 +607,7 @@ int sb_impl_mallopt(int param, int value)
 	case M_TRIM_THRESHOLD:
 		if (value < 0)
 			return 0;
-		sb_config.dirty_max = (size_t)value;
+		sb_config_set_dirty_max((size_t)value);
 		return 1;
 	case M_TOP_PAD: case M_MMAP_THRESHOLD: case M_MMAP_MAX:
 	case M_CHECK_ACTION: case M_PERTURB: case M_ARENA_TEST:
@@ -716,22 +694,3 @@ void *__libc_memalign(size_t align, size_t size) SB_ALIAS(sb_impl_memalign);
 void *__libc_valloc(size_t size) SB_ALIAS(sb_impl_valloc);
 void *__libc_pvalloc(size_t size) SB_ALIAS(sb_impl_pvalloc);
 int __posix_memalign(void **memptr, size_t align, size_t size) SB_ALIAS(sb_impl_posix_memalign);
-
-/* ---- Fork and start-up ------------------------------------------------- */
-
-__attribute__((constructor)) static void sb_constructor(void)
-{
-	sb_ensure_init();
-	sb_config_init();
-	sb_stats_init();
-	if (sb_stats_on) {
-		unsigned i;
-
-		/* Send every realloc to the slow path, where it is counted. */
-		for (i = 0; i < sb_nr_classes; i++)
-			sb_class_info[i].keep_min = UINT32_MAX;
-		sb_mag_start_counting();
-	}
-	sb_mag_init();
-	pthread_atfork(sb_fork_prepare, sb_fork_parent, sb_fork_child);
-}

@@ -5,7 +5,7 @@
  * the allocator, in a signal handler and in a forked child.  The fatal
  * reports end in abort(), like glibc's malloc_printerr().
  */
-#include "internal.h"
+#include "report.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +83,28 @@ void sb_fatal(const char *msg)
 	sb_write_str(2, msg);
 	sb_write_str(2, "\n");
 	abort();
+}
+
+void sb_warn(const char *msg)
+{
+	sb_write_str(2, "sbmalloc: warning: ");
+	sb_write_str(2, msg);
+	sb_write_str(2, "\n");
+}
+
+bool sb_invalid(const char *layer, const char *what, uintptr_t value)
+{
+	char hex[24];
+
+	sb_fmt_hex(hex, sizeof(hex), value);
+	sb_write_str(2, "sbmalloc: ");
+	sb_write_str(2, layer);
+	sb_write_str(2, ": invalid: ");
+	sb_write_str(2, what);
+	sb_write_str(2, " ");
+	sb_write_str(2, hex);
+	sb_write_str(2, "\n");
+	return false;
 }
 
 void sb_assert_fail(const char *file, int line, const char *cond)

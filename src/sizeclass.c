@@ -10,14 +10,18 @@
  * under 25%.
  *
  * Every size maps to its class through a 1 KiB table indexed by
- * (size + 15) / 16, filled once at initialisation from the position of the
- * size's top bit; afterwards it is read-only.
+ * (size + 15) / 16, filled once at bring-up from the position of the
+ * size's top bit.  The class table for the free path (sb_class_info) is
+ * derived here from the same slab geometry the class's cache uses
+ * (sb_slab_geometry), so the two cannot disagree.  Both tables are written
+ * at bring-up only (and keep_min once more by the constructor, before
+ * threads), then read-only.
  */
-#include "internal.h"
+#include "sizeclass.h"
 
 uint8_t sb_class_lookup[SB_CLASS_LOOKUP_MAX / 16 + 1];
-uint32_t sb_class_size[SB_NR_CLASSES];
-unsigned sb_nr_classes;
+struct sb_class_info sb_class_info[256];
+static uint32_t class_align[SB_NR_CLASSES];
 
 unsigned sb_size_class_slow(size_t size)
 {
@@ -29,18 +33,43 @@ unsigned sb_size_class_slow(size_t size)
 	return 4 + (k - 6) * 4 + (unsigned)((size - 1 - ((size_t)1 << k)) >> (k - 2));
 }
 
+static void set_class(unsigned cls, size_t size)
+{
+	struct sb_slab_geometry g;
+
+	sb_slab_geometry(size, 0, &g);
+	sb_class_info[cls].size = g.size;
+	sb_class_info[cls].span = (uint32_t)g.objs_per_slab * g.size;
+	sb_class_info[cls].recip = g.recip;
+	sb_class_info[cls].keep_min = g.size / 2;
+	class_align[cls] = g.align;
+}
+
 void sb_sizeclass_init(void)
 {
 	unsigned n = 0, k, i;
 	size_t s;
 
 	for (s = 16; s <= 64; s += 16)
-		sb_class_size[n++] = (uint32_t)s;
+		set_class(n++, s);
 	for (k = 6; ((size_t)1 << k) < SB_SMALL_MAX; k++)
 		for (i = 1; i <= 4; i++)
-			sb_class_size[n++] = (uint32_t)(((size_t)1 << k) + i * ((size_t)1 << (k - 2)));
+			set_class(n++, ((size_t)1 << k) + i * ((size_t)1 << (k - 2)));
 	SB_ASSERT(n == SB_NR_CLASSES);
-	sb_nr_classes = n;
 	for (i = 0; i <= SB_CLASS_LOOKUP_MAX / 16; i++)
 		sb_class_lookup[i] = (uint8_t)sb_size_class_slow(i ? (size_t)i * 16 : 1);
+}
+
+void sb_sizeclass_count_reallocs(void)
+{
+	unsigned i;
+
+	for (i = 0; i < SB_NR_CLASSES; i++)
+		sb_class_info[i].keep_min = UINT32_MAX;
+}
+
+uint32_t sb_class_align(unsigned cls)
+{
+	SB_ASSERT(cls < SB_NR_CLASSES);
+	return class_align[cls];
 }

@@ -1,10 +1,11 @@
 /*
  * slab.c - slab caches: slabs of contiguous pages cut into equal objects.
  *
- * A cache serves objects of one size.  Its slabs are runs of pages from
- * the buddy allocator, 1 to 8 pages: the smallest that wastes at most 1/32
- * of itself, else the least wasteful within 1/8, and for objects up to
- * 2 KiB one that holds at least 8 objects.  Each slab is on exactly one of three lists:
+ * A slab cache serves objects of one size.  Its slabs are runs of pages
+ * from the buddy allocator, 1 to 8 pages: the smallest that wastes at most
+ * 1/32 of itself, else the least wasteful within 1/8, and for objects up
+ * to 2 KiB one that holds at least 8 objects (sb_slab_geometry).  Each slab
+ * is on exactly one of three lists:
  *   partial  some objects free: allocation takes from here first;
  *   full     no object free;
  *   empty    every object free: kept as a reserve of `reserve` slabs,
@@ -12,9 +13,10 @@
  *            allocator at once.
  * The slab descriptor (struct sb_slab) lives out of band, with a bitmap of
  * free objects; every page of the slab points at it from its page
- * descriptor.  No allocator data sits in or between user objects, so an
- * overflowing object damages only its neighbours' contents, and freeing an
- * object twice is seen in the bitmap.
+ * descriptor (sb_buddy_make_slab).  No allocator data sits in or between
+ * user objects, so an overflowing object damages only its neighbours'
+ * contents, and freeing an object twice is seen in the bitmap.
+ * sb_slab_validate() checks lists, bitmaps and counts against each other.
  *
  * Colouring: successive slabs of a cache start their first object at
  * different offsets into the slab's tail slack, in steps of
@@ -29,68 +31,32 @@
  * object) instead of silently corrupting the heap.  Off, it costs one
  * predictable branch.
  *
- * Locking: one mutex per cache protects its lists, slabs and counters.  The
- * buddy allocator (and through it region creation) and the metadata
- * allocator are called with the cache lock held, except while a new slab is
- * built (slab_create drops it, so constructors and reclaim run unlocked);
- * lock order: caches_lock (the list of caches) -> cache lock -> region.c's
- * locks.  No two cache locks are held at once except in
- * sb_slab_fork_prepare(), which takes them in list order.  Destructors run
- * with the cache lock held: they must not use the same cache.
+ * Lock: one mutex per cache protects its lists, slabs and counters.  The
+ * buddy and metadata allocators are called with it held, except while a
+ * new slab is built: slab_create() drops it, so constructors run without
+ * it and, when memory runs out, every cache can be reclaimed (reclaim.c)
+ * before one more try.  Destructors run with the lock held: they must not
+ * use the same cache.  Lock order: fork.c.
  */
-#include "internal.h"
+#include "slab.h"
+#include "buddy.h"
+#include "config.h"
+#include "meta.h"
+#include "reclaim.h"
+#include "report.h"
 
 #include <string.h>
 
 #define SB_POISON 0xdf
 #define SLAB_MIN_OBJS 8
-#define SLAB_MAX_PAGES 8
 
-struct sb_cache sb_size_caches[SB_NR_CLASSES];
-struct sb_class_info sb_class_info[256];
-struct sb_cache *sb_cache_of[SB_NR_BINS];
-static struct sb_cache *cache_head;
-static pthread_mutex_t caches_lock = PTHREAD_MUTEX_INITIALIZER;
+/* ---- Geometry ---------------------------------------------------------- */
 
-static void list_insert(struct sb_cache *c, struct sb_slab *s, enum sb_slab_list l)
-{
-	struct sb_slab_head *h = &c->lists[l];
-
-	s->list = (uint16_t)l;
-	s->prev = NULL;
-	s->next = h->first;
-	if (h->first)
-		h->first->prev = s;
-	h->first = s;
-	h->count++;
-}
-
-static void list_remove(struct sb_cache *c, struct sb_slab *s)
-{
-	struct sb_slab_head *h = &c->lists[s->list];
-
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		h->first = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	h->count--;
-}
-
-static void list_move(struct sb_cache *c, struct sb_slab *s, enum sb_slab_list l)
-{
-	list_remove(c, s);
-	list_insert(c, s, l);
-}
-
-void sb_cache_setup(struct sb_cache *c, const char *name, size_t size, size_t align)
+void sb_slab_geometry(size_t size, size_t align, struct sb_slab_geometry *g)
 {
 	size_t natural = size & (~size + 1), p, best, best_waste = 0, slab_bytes, n, waste;
 
-	memset(c, 0, sizeof(*c));
-	pthread_mutex_init(&c->lock, NULL);
-	strncpy(c->name, name, SB_CACHE_NAME_MAX - 1);
+	SB_ASSERT(size >= SB_ALIGNMENT && size % SB_ALIGNMENT == 0);
 	if (align > natural) {
 		/* The stride must keep every object aligned. */
 		size = sb_align_up(size, align);
@@ -100,16 +66,13 @@ void sb_cache_setup(struct sb_cache *c, const char *name, size_t size, size_t al
 		natural = SB_PAGE_SIZE;
 	if (align < natural)
 		align = natural;
-	c->size = (uint32_t)size;
-	c->align = (uint32_t)align;
-	c->recip = ((uint64_t)1 << 32) / size + 1;
 	/*
 	 * The smallest slab that wastes at most 1/32 of itself; failing that,
 	 * the one that wastes the least, as long as it is at most 1/8.  (5120 B
 	 * objects: 5 pages hold 4 with nothing lost, where 4 pages hold 3.)
 	 */
 	best = 0;
-	for (p = 1; p <= SLAB_MAX_PAGES; p++) {
+	for (p = 1; p <= SB_SLAB_MAX_PAGES; p++) {
 		slab_bytes = p * SB_PAGE_SIZE;
 		n = slab_bytes / size;
 		if (n > SB_SLAB_MAX_OBJS)
@@ -128,56 +91,88 @@ void sb_cache_setup(struct sb_cache *c, const char *name, size_t size, size_t al
 		}
 	}
 	if (best == 0)
-		best = SLAB_MAX_PAGES;
+		best = SB_SLAB_MAX_PAGES;
 	slab_bytes = best * SB_PAGE_SIZE;
 	n = slab_bytes / size;
 	if (n > SB_SLAB_MAX_OBJS)
 		n = SB_SLAB_MAX_OBJS;
-	c->pages_per_slab = (uint16_t)best;
-	c->objs_per_slab = (uint16_t)n;
-	c->colour_step = (uint32_t)(align > SB_CACHE_LINE ? align : SB_CACHE_LINE);
-	c->colour_count = (uint16_t)((slab_bytes - n * size) / c->colour_step + 1);
+	g->size = (uint32_t)size;
+	g->align = (uint32_t)align;
+	g->recip = (uint32_t)(((uint64_t)1 << 32) / size + 1);
+	g->pages_per_slab = (uint16_t)best;
+	g->objs_per_slab = (uint16_t)n;
+	g->colour_step = (uint32_t)(align > SB_CACHE_LINE ? align : SB_CACHE_LINE);
+	g->colour_count = (uint16_t)((slab_bytes - n * size) / g->colour_step + 1);
+}
+
+void sb_slab_cache_init(struct sb_slab_cache *c, const char *name, size_t size, size_t align,
+			unsigned bin)
+{
+	struct sb_slab_geometry g;
+
+	sb_slab_geometry(size, align, &g);
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	strncpy(c->name, name, SB_CACHE_NAME_MAX - 1);
+	c->size = g.size;
+	c->align = g.align;
+	c->recip = g.recip;
+	c->objs_per_slab = g.objs_per_slab;
+	c->pages_per_slab = g.pages_per_slab;
+	c->colour_step = g.colour_step;
+	c->colour_count = g.colour_count;
 	c->reserve = 1;
-	c->class_index = SB_NO_CLASS;
-	sb_depot_init(c);
+	c->bin = (uint8_t)bin;
 }
 
-void sb_cache_register(struct sb_cache *c)
+void sb_slab_cache_set_ctor(struct sb_slab_cache *c, void (*ctor)(void *, void *),
+			    void (*dtor)(void *, void *), void *arg)
 {
-	pthread_mutex_lock(&caches_lock);
-	c->next = cache_head;
-	__atomic_store_n(&cache_head, c, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&caches_lock);
+	c->ctor = ctor;
+	c->dtor = dtor;
+	c->ctor_arg = arg;
+	/* Keep constructed slabs until a reclaim asks for them. */
+	if (ctor != NULL)
+		c->reserve = UINT32_MAX;
 }
 
-void sb_slab_init(void)
+/* ---- Lists ------------------------------------------------------------- */
+
+static void slab_list_add(struct sb_slab_cache *c, struct sb_slab *s, enum sb_slab_list l)
 {
-	static bool done;
-	unsigned i;
-	char name[SB_CACHE_NAME_MAX];
+	struct sb_slab_list_head *h = &c->lists[l];
 
-	if (done)
-		return;
-	done = true;
-	sb_sizeclass_init();
-	for (i = sb_nr_classes; i-- > 0;) {
-		memcpy(name, "malloc-", 7);
-		sb_fmt_u64(name + 7, sizeof(name) - 7, sb_class_size[i]);
-		sb_cache_setup(&sb_size_caches[i], name, sb_class_size[i], 0);
-		sb_cache_register(&sb_size_caches[i]);
-		sb_size_caches[i].class_index = (uint8_t)i;
-		sb_cache_of[i] = &sb_size_caches[i];
-		sb_class_info[i].size = sb_size_caches[i].size;
-		sb_class_info[i].span = (uint32_t)sb_size_caches[i].objs_per_slab * sb_size_caches[i].size;
-		sb_class_info[i].recip = (uint32_t)sb_size_caches[i].recip;
-		sb_class_info[i].keep_min = sb_size_caches[i].size / 2;
-	}
+	s->list = (uint16_t)l;
+	s->prev = NULL;
+	s->next = h->first;
+	if (h->first)
+		h->first->prev = s;
+	h->first = s;
+	sb_write_once(h->count, h->count + 1);
 }
 
-struct sb_cache *sb_cache_list(void)
+static void slab_list_del(struct sb_slab_cache *c, struct sb_slab *s)
 {
-	return cache_head;
+	struct sb_slab_list_head *h = &c->lists[s->list];
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		h->first = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	sb_write_once(h->count, h->count - 1);
 }
+
+static void slab_list_move(struct sb_slab_cache *c, struct sb_slab *s, enum sb_slab_list l)
+{
+	slab_list_del(c, s);
+	slab_list_add(c, s, l);
+}
+
+/* ---- Slabs ------------------------------------------------------------- */
+
+static bool slab_valid(const struct sb_slab_cache *c, const struct sb_slab *s);
 
 /*
  * A new slab for c, on its partial list.  Called and returns with c->lock
@@ -185,20 +180,18 @@ struct sb_cache *sb_cache_list(void)
  * without it and, when memory runs out, every cache can be reclaimed
  * (destructors run) before one more try.
  */
-static struct sb_slab *slab_create(struct sb_cache *c)
+static struct sb_slab *slab_create(struct sb_slab_cache *c)
 {
-	struct sb_region *r;
 	struct sb_slab *s;
 	char *mem;
 	unsigned i, n = c->objs_per_slab, colour = c->colour_next;
-	struct sb_page *pg;
 
 	if (++c->colour_next == c->colour_count)
 		c->colour_next = 0;
 	pthread_mutex_unlock(&c->lock);
 	s = sb_meta_alloc(sizeof(*s));
 	mem = s != NULL ? sb_buddy_alloc(c->pages_per_slab, 1) : NULL;
-	if (s != NULL && mem == NULL && sb_slab_reclaim() > 0)
+	if (s != NULL && mem == NULL && sb_reclaim_slabs() > 0)
 		mem = sb_buddy_alloc(c->pages_per_slab, 1);
 	if (mem == NULL) {
 		if (s != NULL)
@@ -206,7 +199,6 @@ static struct sb_slab *slab_create(struct sb_cache *c)
 		pthread_mutex_lock(&c->lock);
 		return NULL;
 	}
-	r = sb_registry_lookup(mem);
 	s->cache = c;
 	s->mem = mem;
 	s->colour = (uint16_t)colour;
@@ -223,50 +215,40 @@ static struct sb_slab *slab_create(struct sb_cache *c)
 	if (c->ctor != NULL)
 		for (i = 0; i < n; i++)
 			c->ctor(s->objs + (size_t)i * c->size, c->ctor_arg);
-	pg = sb_region_page(r, mem);
-	for (i = 0; i < c->pages_per_slab; i++) {
-		pg[i].slab = s;
-		pg[i].order = c->class_index;
-		__atomic_store_n(&pg[i].state, SB_PAGE_SLAB, __ATOMIC_RELEASE);
-	}
+	sb_buddy_make_slab(mem, s, c->bin);
 	pthread_mutex_lock(&c->lock);
-	c->slabs_created++;
-	list_insert(c, s, SB_SLAB_PARTIAL);
+	sb_write_once(c->slabs_created, c->slabs_created + 1);
+	slab_list_add(c, s, SB_SLAB_PARTIAL);
 	return s;
 }
 
-static void slab_destroy(struct sb_cache *c, struct sb_slab *s)
+static void slab_destroy(struct sb_slab_cache *c, struct sb_slab *s)
 {
-	struct sb_region *r = sb_registry_lookup(s->mem);
-	struct sb_page *pg = sb_region_page(r, s->mem);
 	unsigned i;
 
-	list_remove(c, s);
+	SB_ASSERT(s->nfree == c->objs_per_slab);
+	slab_list_del(c, s);
 	if (c->dtor != NULL)
 		for (i = 0; i < c->objs_per_slab; i++)
 			c->dtor(s->objs + (size_t)i * c->size, c->ctor_arg);
-	for (i = 1; i < c->pages_per_slab; i++)
-		__atomic_store_n(&pg[i].state, SB_PAGE_TAIL, __ATOMIC_RELAXED);
-	pg[0].npages = c->pages_per_slab;
-	__atomic_store_n(&pg[0].state, SB_PAGE_LARGE, __ATOMIC_RELEASE);
-	sb_buddy_free(r, s->mem);
+	sb_buddy_free_slab(s->mem);
 	sb_meta_free(s, sizeof(*s));
-	c->slabs_destroyed++;
+	sb_write_once(c->slabs_destroyed, c->slabs_destroyed + 1);
 }
 
-static SB_COLD void poison_verify(struct sb_cache *c, const unsigned char *p)
+static SB_COLD void poison_verify(struct sb_slab_cache *c, const unsigned char *p, const char *func)
 {
 	size_t i;
 
 	for (i = 0; i < c->size; i++)
 		if (p[i] != SB_POISON) {
 			pthread_mutex_unlock(&c->lock);
-			sb_fatal_pointer("malloc", "write after free to object", p);
+			sb_fatal_pointer(func, "write after free to object", p);
 		}
 }
 
 /* A slab with a free object: partial first, then empty, then a new one. */
-static struct sb_slab *slab_with_room(struct sb_cache *c)
+static struct sb_slab *slab_with_room(struct sb_slab_cache *c)
 {
 	struct sb_slab *s = c->lists[SB_SLAB_PARTIAL].first;
 
@@ -274,14 +256,15 @@ static struct sb_slab *slab_with_room(struct sb_cache *c)
 		return s;
 	s = c->lists[SB_SLAB_EMPTY].first;
 	if (s != NULL) {
-		list_move(c, s, SB_SLAB_PARTIAL);
+		slab_list_move(c, s, SB_SLAB_PARTIAL);
 		return s;
 	}
 	return slab_create(c);
 }
 
 /* Take up to n objects from s (which has at least one free). */
-static unsigned slab_take(struct sb_cache *c, struct sb_slab *s, void **out, unsigned n)
+static unsigned slab_take(struct sb_slab_cache *c, struct sb_slab *s, void **out, unsigned n,
+			  const char *func)
 {
 	unsigned w = s->hint, got = 0, b;
 
@@ -292,61 +275,45 @@ static unsigned slab_take(struct sb_cache *c, struct sb_slab *s, void **out, uns
 		s->free_bits[w] &= s->free_bits[w] - 1;
 		out[got] = s->objs + (size_t)(w * 64 + b) * c->size;
 		if (sb_unlikely(s->poisoned))
-			poison_verify(c, out[got]);
+			poison_verify(c, out[got], func);
 		got++;
 		s->nfree--;
 	}
 	s->hint = (uint16_t)w;
 	if (s->nfree == 0)
-		list_move(c, s, SB_SLAB_FULL);
-	c->active_objs += got;
+		slab_list_move(c, s, SB_SLAB_FULL);
+	sb_write_once(c->active_objs, c->active_objs + got);
+	SB_ASSERT_FULL(slab_valid(c, s));
 	return got;
 }
 
-unsigned sb_slab_alloc_batch(struct sb_cache *c, void **out, unsigned n)
+unsigned sb_slab_alloc_batch(struct sb_slab_cache *c, void **out, unsigned n, const char *func)
 {
 	struct sb_slab *s;
 	unsigned got = 0;
 
+	SB_ASSERT(n > 0);
 	pthread_mutex_lock(&c->lock);
 	while (got < n && (s = slab_with_room(c)) != NULL)
-		got += slab_take(c, s, out + got, n - got);
+		got += slab_take(c, s, out + got, n - got, func);
 	pthread_mutex_unlock(&c->lock);
 	return got;
 }
 
-void *sb_slab_alloc(struct sb_cache *c)
-{
-	void *p = NULL;
-
-	sb_slab_alloc_batch(c, &p, 1);
-	return p;
-}
-
-/* Index of the object at p in s, or -1 if p is not the start of one. */
-static inline long object_index(const struct sb_slab *s, const void *p)
-{
-	const struct sb_cache *c = s->cache;
-	uintptr_t off = (uintptr_t)p - (uintptr_t)s->objs;
-	uint64_t idx;
-
-	if ((uintptr_t)p < (uintptr_t)s->objs)
-		return -1;
-	idx = ((uint64_t)off * c->recip) >> 32;
-	if (idx >= c->objs_per_slab || idx * c->size != off)
-		return -1;
-	return (long)idx;
-}
-
 bool sb_slab_is_object(const struct sb_slab *s, const void *p)
 {
-	return object_index(s, p) >= 0;
+	const struct sb_slab_cache *c = s->cache;
+	uint32_t idx;
+
+	return sb_object_index((uintptr_t)p - (uintptr_t)s->objs, c->size, c->recip,
+			       (uint32_t)c->objs_per_slab * c->size, &idx);
 }
 
 /* Put the object at idx of s back; the cache lock is held. */
-static void slab_put(struct sb_cache *c, struct sb_slab *s, void *p, long idx, const char *func)
+static void slab_put(struct sb_slab_cache *c, struct sb_slab *s, void *p, uint32_t idx,
+		     const char *func)
 {
-	unsigned w = (unsigned)idx / 64;
+	unsigned w = idx / 64;
 	uint64_t bit = (uint64_t)1 << (idx % 64);
 
 	if (sb_unlikely(s->free_bits[w] & bit)) {
@@ -358,111 +325,196 @@ static void slab_put(struct sb_cache *c, struct sb_slab *s, void *p, long idx, c
 	s->free_bits[w] |= bit;
 	if (w < s->hint)
 		s->hint = (uint16_t)w;
-	c->active_objs--;
+	sb_write_once(c->active_objs, c->active_objs - 1);
 	if (sb_unlikely(s->nfree++ == 0))
-		list_move(c, s, SB_SLAB_PARTIAL);
+		slab_list_move(c, s, SB_SLAB_PARTIAL);
+	SB_ASSERT_FULL(slab_valid(c, s));
 	if (sb_unlikely(s->nfree == c->objs_per_slab)) {
 		if (c->lists[SB_SLAB_EMPTY].count >= c->reserve)
 			slab_destroy(c, s);
 		else
-			list_move(c, s, SB_SLAB_EMPTY);
+			slab_list_move(c, s, SB_SLAB_EMPTY);
 	}
 }
 
-void sb_slab_free(struct sb_slab *s, void *p, const char *func)
+void sb_slab_free_batch(struct sb_slab_cache *c, void *const *objs, unsigned n, const char *func)
 {
-	struct sb_cache *c = s->cache;
-	long idx = object_index(s, p);
-
-	if (sb_unlikely(idx < 0))
-		sb_fatal_pointer(func, "invalid pointer", p);
-	pthread_mutex_lock(&c->lock);
-	slab_put(c, s, p, idx, func);
-	pthread_mutex_unlock(&c->lock);
-}
-
-void sb_slab_free_batch(struct sb_cache *c, void *const *objs, unsigned n)
-{
+	uint32_t span = (uint32_t)c->objs_per_slab * c->size, idx;
 	unsigned i;
 
 	pthread_mutex_lock(&c->lock);
 	for (i = 0; i < n; i++) {
 		void *p = objs[i];
-		struct sb_region *r = sb_registry_lookup(p);
-		struct sb_slab *s = sb_region_page(r, p)->slab;
-		long idx = object_index(s, p);
+		struct sb_page *pg = sb_page_of(p);
+		struct sb_slab *s;
 
-		if (sb_unlikely(idx < 0 || s->cache != c)) {
+		if (sb_unlikely(pg == NULL || sb_page_state(pg) != SB_PAGE_SLAB ||
+				(s = sb_page_slab(pg))->cache != c ||
+				!sb_object_index((uintptr_t)p - (uintptr_t)s->objs, c->size,
+						 c->recip, span, &idx))) {
 			pthread_mutex_unlock(&c->lock);
-			sb_fatal_pointer("free", "invalid pointer", p);
+			sb_fatal_pointer(func, "invalid pointer", p);
 		}
-		slab_put(c, s, p, idx, "free");
+		slab_put(c, s, p, idx, func);
 	}
 	pthread_mutex_unlock(&c->lock);
 }
 
-void sb_slab_destroy_all(struct sb_cache *c)
+size_t sb_slab_reclaim(struct sb_slab_cache *c)
+{
+	size_t pages = 0;
+
+	/* trylock: a destructor that allocates runs with its cache locked */
+	if (pthread_mutex_trylock(&c->lock) != 0)
+		return 0;
+	while (c->lists[SB_SLAB_EMPTY].first != NULL) {
+		slab_destroy(c, c->lists[SB_SLAB_EMPTY].first);
+		pages += c->pages_per_slab;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return pages << SB_PAGE_SHIFT;
+}
+
+void sb_slab_destroy_all(struct sb_slab_cache *c)
 {
 	unsigned l;
 
 	pthread_mutex_lock(&c->lock);
-	for (l = 0; l < 3; l++)
+	SB_ASSERT(c->active_objs == 0);
+	for (l = 0; l < SB_NR_SLAB_LISTS; l++)
 		while (c->lists[l].first != NULL)
 			slab_destroy(c, c->lists[l].first);
 	pthread_mutex_unlock(&c->lock);
 }
 
-size_t sb_slab_reclaim(void)
+size_t sb_slab_active(struct sb_slab_cache *c)
 {
-	struct sb_cache *c;
-	size_t pages = 0;
+	size_t n;
 
-	for (c = cache_head; c != NULL; c = c->next) {
-		/* trylock: a destructor that allocates runs with its cache locked */
-		if (pthread_mutex_trylock(&c->lock) != 0)
-			continue;
-		while (c->lists[SB_SLAB_EMPTY].first != NULL) {
-			slab_destroy(c, c->lists[SB_SLAB_EMPTY].first);
-			pages += c->pages_per_slab;
-		}
-		pthread_mutex_unlock(&c->lock);
+	pthread_mutex_lock(&c->lock);
+	n = c->active_objs;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+/* ---- Validation -------------------------------------------------------- */
+
+static bool invalid(const char *what, uintptr_t v)
+{
+	return sb_invalid("slab", what, v);
+}
+
+static unsigned popcount_bits(const struct sb_slab *s)
+{
+	unsigned w, n = 0;
+
+	for (w = 0; w < SB_SLAB_WORDS; w++)
+		n += (unsigned)__builtin_popcountll(s->free_bits[w]);
+	return n;
+}
+
+/* One slab: its bitmap, count, list, pages and colour agree. */
+static bool slab_valid(const struct sb_slab_cache *c, const struct sb_slab *s)
+{
+	unsigned n = c->objs_per_slab, w;
+	const struct sb_page *pg;
+
+	if (s->cache != c)
+		return invalid("slab of another cache", (uintptr_t)s);
+	if (popcount_bits(s) != s->nfree || s->nfree > n)
+		return invalid("free count disagrees with the bitmap of slab", (uintptr_t)s);
+	for (w = 0; w < SB_SLAB_WORDS; w++) {
+		uint64_t valid = w * 64 >= n ? 0 : n - w * 64 >= 64 ? ~(uint64_t)0
+			       : ((uint64_t)1 << (n - w * 64)) - 1;
+
+		if (s->free_bits[w] & ~valid)
+			return invalid("free bit beyond the last object of slab", (uintptr_t)s);
+		if (w < s->hint && s->free_bits[w] != 0)
+			return invalid("free object below the hint of slab", (uintptr_t)s);
 	}
-	return pages << SB_PAGE_SHIFT;
+	if (s->list != (s->nfree == 0 ? SB_SLAB_FULL : s->nfree == n ? SB_SLAB_EMPTY : SB_SLAB_PARTIAL) &&
+	    !(s->list == SB_SLAB_PARTIAL && s->nfree == n))
+		return invalid("slab on the wrong list", (uintptr_t)s);
+	if (s->objs != s->mem + (size_t)s->colour * c->colour_step || s->colour >= c->colour_count)
+		return invalid("bad colour of slab", (uintptr_t)s);
+	pg = sb_page_of(s->mem);
+	if (pg == NULL || sb_page_state(pg) != SB_PAGE_SLAB || sb_page_slab(pg) != s ||
+	    sb_page_bin(pg) != c->bin)
+		return invalid("page descriptor does not name slab", (uintptr_t)s);
+	return true;
 }
 
-void sb_cache_list_lock(void)
+bool sb_slab_validate(struct sb_slab_cache *c)
 {
-	pthread_mutex_lock(&caches_lock);
+	size_t free_objs = 0, slabs = 0, count;
+	const struct sb_slab *s, *prev;
+	bool ok = true;
+	unsigned l;
+
+	pthread_mutex_lock(&c->lock);
+	for (l = 0; l < SB_NR_SLAB_LISTS && ok; l++) {
+		count = 0;
+		prev = NULL;
+		for (s = c->lists[l].first; s != NULL && ok; prev = s, s = s->next) {
+			if (s->list != l)
+				ok = invalid("slab's list field disagrees with its list", (uintptr_t)s);
+			else if (s->prev != prev)
+				ok = invalid("broken back link at slab", (uintptr_t)s);
+			else if (++count > c->lists[l].count)
+				ok = invalid("list longer than its count", l);
+			else
+				ok = slab_valid(c, s);
+			free_objs += s->nfree;
+		}
+		if (ok && count != c->lists[l].count)
+			ok = invalid("list count wrong", l);
+		slabs += count;
+	}
+	if (ok && slabs != c->slabs_created - c->slabs_destroyed)
+		ok = invalid("slabs on lists != created - destroyed", slabs);
+	if (ok && slabs * c->objs_per_slab - free_objs != c->active_objs)
+		ok = invalid("active_objs wrong", c->active_objs);
+	pthread_mutex_unlock(&c->lock);
+	return ok;
 }
 
-void sb_cache_list_unlock(bool reinit)
-{
-	if (reinit)
-		pthread_mutex_init(&caches_lock, NULL);
-	else
-		pthread_mutex_unlock(&caches_lock);
-}
+/* ---- Counters and fork ------------------------------------------------- */
 
-void sb_slab_fork_prepare(void)
+void sb_slab_counters(struct sb_slab_cache *c, struct sb_slab_counters *out, bool locked)
 {
-	struct sb_cache *c;
+	size_t num_objs;
 
-	for (c = cache_head; c != NULL; c = c->next)
+	if (locked)
 		pthread_mutex_lock(&c->lock);
-}
-
-void sb_slab_fork_parent(void)
-{
-	struct sb_cache *c;
-
-	for (c = cache_head; c != NULL; c = c->next)
+	out->name = c->name;
+	out->size = c->size;
+	out->objs_per_slab = c->objs_per_slab;
+	out->pages_per_slab = c->pages_per_slab;
+	out->num_slabs = (size_t)(sb_read_once(c->slabs_created) - sb_read_once(c->slabs_destroyed));
+	out->active_slabs = sb_read_once(c->lists[SB_SLAB_PARTIAL].count) +
+			    sb_read_once(c->lists[SB_SLAB_FULL].count);
+	out->active_objs = sb_read_once(c->active_objs);
+	if (locked)
 		pthread_mutex_unlock(&c->lock);
+	/* A racy read may catch a slab half-way: keep the sums consistent. */
+	num_objs = out->num_slabs * c->objs_per_slab;
+	if (out->active_slabs > out->num_slabs)
+		out->active_slabs = out->num_slabs;
+	if (out->active_objs > num_objs)
+		out->active_objs = num_objs;
 }
 
-void sb_slab_fork_child(void)
+void sb_slab_lock(struct sb_slab_cache *c)
 {
-	struct sb_cache *c;
+	pthread_mutex_lock(&c->lock);
+}
 
-	for (c = cache_head; c != NULL; c = c->next)
-		pthread_mutex_init(&c->lock, NULL);
+void sb_slab_unlock(struct sb_slab_cache *c)
+{
+	pthread_mutex_unlock(&c->lock);
+}
+
+void sb_slab_reinit_lock(struct sb_slab_cache *c)
+{
+	pthread_mutex_init(&c->lock, NULL);
 }

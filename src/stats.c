@@ -1,18 +1,16 @@
 /*
  * stats.c - what the heap holds and what served each call, and the dump.
  *
- * Two kinds of numbers:
- *   state     read from the layers when asked: slabs and objects per cache,
- *             free blocks per order per region, mapped and resident bytes.
+ * Two kinds of numbers, both read through the layers' *_counters()
+ * functions and nothing else:
+ *   state     slabs and objects per cache, free blocks per order per
+ *             region, mapped and resident bytes, what the thread caches
+ *             and depots hold.
  *   counters  per call, by the layer that served it (magazine, depot, slab,
- *             thread page cache, buddy, own mapping), bytes requested and
- *             handed out, live bytes and their peak.  Kept only when the
- *             program runs with SBMALLOC_STATS or SBMALLOC_STATS_SIGNAL set:
- *             then every thread shows the fast paths a face with empty
- *             magazines (magazine.c), so each call lands in a slow path
- *             that counts into the thread's own block.  Without them the
- *             fast paths are the same instructions as in a build without
- *             statistics; counting costs nothing unless asked for.
+ *             page lists, buddy, own mapping), bytes requested and handed
+ *             out, live bytes and their peak: the event counters of
+ *             counters.c, kept only when the program runs with
+ *             SBMALLOC_STATS or SBMALLOC_STATS_SIGNAL set.
  *
  * The dump (sb_stats_dump) has three sections:
  *   slabinfo - version: 2.1   the kernel's /proc/slabinfo layout, one row
@@ -32,8 +30,21 @@
  * dumps whenever the process gets that signal: the handler takes no lock
  * and allocates nothing; it reads counters racily (locked == false), which
  * is fine for statistics, and walks only lists that never lose an element.
+ * No lock of its own (each *_counters() call takes its layer's, when
+ * locked).
  */
-#include "internal.h"
+#include "stats.h"
+#include "buddy.h"
+#include "cache.h"
+#include "config.h"
+#include "counters.h"
+#include "depot.h"
+#include "huge.h"
+#include "os.h"
+#include "region.h"
+#include "report.h"
+#include "slab.h"
+#include "tcache.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,100 +54,49 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-bool sb_stats_on;
-static bool dump_at_exit;
 static int stderr_copy = 2;		/* survives a program closing fd 2 */
-static const char *stats_path;		/* NULL: stderr */
-static int stats_signal;
-static struct sb_thread_stats *stats_blocks;	/* push-only list */
-static long live_bytes, live_peak;
-
-/* ---- Counters ---------------------------------------------------------- */
-
-struct sb_thread_stats *sb_stats_block(void)
-{
-	struct sb_thread_stats *st;
-
-	for (st = __atomic_load_n(&stats_blocks, __ATOMIC_ACQUIRE); st != NULL; st = st->next) {
-		int free_ = 0;
-
-		if (__atomic_compare_exchange_n(&st->in_use, &free_, 1, false,
-						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-			return st;
-	}
-	st = sb_meta_alloc(sizeof(*st));
-	if (st == NULL)
-		return NULL;
-	st->in_use = 1;
-	st->next = __atomic_load_n(&stats_blocks, __ATOMIC_RELAXED);
-	while (!__atomic_compare_exchange_n(&stats_blocks, &st->next, st, false,
-					    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-		;
-	return st;
-}
-
-void sb_stats_release(struct sb_thread_stats *st)
-{
-	if (st != NULL)
-		__atomic_store_n(&st->in_use, 0, __ATOMIC_RELEASE);
-}
-
-void sb_stats_live(long delta)
-{
-	long now = __atomic_add_fetch(&live_bytes, delta, __ATOMIC_RELAXED);
-
-	if (now > __atomic_load_n(&live_peak, __ATOMIC_RELAXED))
-		__atomic_store_n(&live_peak, now, __ATOMIC_RELAXED);
-}
-
-static void sum_counters(uint64_t *n)
-{
-	struct sb_thread_stats *st;
-	unsigned i;
-
-	memset(n, 0, SB_NR_STATS * sizeof(*n));
-	for (st = __atomic_load_n(&stats_blocks, __ATOMIC_ACQUIRE); st != NULL; st = st->next)
-		for (i = 0; i < SB_NR_STATS; i++)
-			n[i] += __atomic_load_n(&st->n[i], __ATOMIC_RELAXED);
-}
 
 /* ---- Heap usage (mallinfo2) --------------------------------------------- */
 
 void sb_heap_usage(struct sb_heap_usage *u)
 {
 	struct sb_region_counters rc;
+	struct sb_huge_counters hc;
+	struct sb_tc_counters tcc;
 	struct sb_cache *c;
-	size_t i, n, slab_pages = 0, slab_obj_bytes = 0, slab_free_bytes = 0;
-	size_t buddy_used = 0, buddy_free = 0, dirty = 0, cached_objs, cached_pages;
+	size_t i, n, slab_pages = 0, slab_obj_bytes = 0, slab_free_bytes = 0, depot_bytes = 0;
+	size_t buddy_used = 0, buddy_free = 0, dirty = 0;
 
 	memset(u, 0, sizeof(*u));
-	sb_region_counters(&rc, true);
-	for (c = sb_cache_list(); c != NULL; c = c->next) {
-		size_t slabs;
+	sb_region_counters(&rc);
+	sb_huge_counters(&hc, true);
+	for (c = sb_cache_first(); c != NULL; c = sb_cache_next(c)) {
+		struct sb_slab_counters sc;
+		struct sb_depot_counters dc;
 
-		pthread_mutex_lock(&c->lock);
-		slabs = (size_t)(c->slabs_created - c->slabs_destroyed);
-		slab_pages += slabs * c->pages_per_slab;
-		slab_obj_bytes += c->active_objs * c->size;
-		slab_free_bytes += (slabs * c->objs_per_slab - c->active_objs) * c->size;
-		pthread_mutex_unlock(&c->lock);
+		sb_slab_counters(sb_cache_slab(c), &sc, true);
+		sb_depot_counters(sb_cache_depot(c), &dc, true);
+		slab_pages += sc.num_slabs * sc.pages_per_slab;
+		slab_obj_bytes += sc.active_objs * sc.size;
+		slab_free_bytes += (sc.num_slabs * sc.objs_per_slab - sc.active_objs) * sc.size;
+		depot_bytes += dc.full_objs * sc.size;
 	}
 	n = sb_region_count();
 	for (i = 0; i < n; i++) {
-		struct sb_buddy_counters bc;
+		struct sb_zone_counters zc;
 
-		sb_buddy_counters(sb_regions[i], &bc, true);
-		buddy_used += bc.used_pages;
-		buddy_free += bc.free_pages;
-		dirty += bc.dirty_pages;
+		sb_buddy_counters(i, &zc, true);
+		buddy_used += zc.used_pages;
+		buddy_free += zc.free_pages;
+		dirty += zc.dirty_pages;
 	}
-	sb_mag_cached(&cached_objs, &cached_pages);
-	u->mapped = rc.region_bytes + rc.huge_bytes;
-	u->huge_count = rc.huge_count;
-	u->huge_bytes = rc.huge_bytes;
-	u->in_use = slab_obj_bytes + rc.huge_bytes +
+	sb_tc_counters(&tcc);
+	u->mapped = rc.region_bytes + hc.bytes;
+	u->huge_count = hc.count;
+	u->huge_bytes = hc.bytes;
+	u->in_use = slab_obj_bytes + hc.bytes +
 		    ((buddy_used > slab_pages ? buddy_used - slab_pages : 0) << SB_PAGE_SHIFT);
-	u->cached = cached_objs + cached_pages;
+	u->cached = tcc.obj_bytes + tcc.page_bytes + depot_bytes;
 	u->in_use = u->in_use > u->cached ? u->in_use - u->cached : 0;
 	u->free = (buddy_free << SB_PAGE_SHIFT) + slab_free_bytes + u->cached;
 	u->dirty = dirty << SB_PAGE_SHIFT;
@@ -246,30 +206,7 @@ static void kv_pct(struct out *o, const char *key, uint64_t hundredths)
 
 /* ---- The dump ---------------------------------------------------------- */
 
-struct cache_row {
-	uint64_t active_objs, num_objs, active_slabs, num_slabs, depot_objs;
-};
-
-static void read_cache(struct sb_cache *c, bool locked, struct cache_row *row)
-{
-	if (locked)
-		pthread_mutex_lock(&c->lock);
-	row->num_slabs = c->slabs_created - c->slabs_destroyed;
-	row->active_slabs = c->lists[SB_SLAB_PARTIAL].count + c->lists[SB_SLAB_FULL].count;
-	row->num_objs = row->num_slabs * c->objs_per_slab;
-	row->active_objs = c->active_objs;
-	if (locked)
-		pthread_mutex_unlock(&c->lock);
-	row->depot_objs = (uint64_t)__atomic_load_n(&c->depot.nfull, __ATOMIC_RELAXED) *
-			  __atomic_load_n(&c->depot.mag_cap, __ATOMIC_RELAXED);
-	/* A racy read may catch a slab half-way: keep the sums consistent. */
-	if (row->active_slabs > row->num_slabs)
-		row->active_slabs = row->num_slabs;
-	if (row->active_objs > row->num_objs)
-		row->active_objs = row->num_objs;
-}
-
-static void dump_slabinfo(struct out *o, bool locked, uint64_t *slab_bytes)
+static void dump_slabinfo(struct out *o, bool locked, uint64_t *slab_bytes, uint64_t *exchanges)
 {
 	struct sb_cache *c;
 
@@ -277,57 +214,43 @@ static void dump_slabinfo(struct out *o, bool locked, uint64_t *slab_bytes)
 		   "# name            <active_objs> <num_objs> <objsize> <objperslab> "
 		   "<pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : "
 		   "slabdata <active_slabs> <num_slabs> <sharedavail>\n");
-	*slab_bytes = 0;
-	for (c = sb_cache_list(); c != NULL; c = c->next) {
-		struct cache_row row;
+	*slab_bytes = *exchanges = 0;
+	for (c = sb_cache_first(); c != NULL; c = sb_cache_next(c)) {
+		struct sb_slab_counters sc;
+		struct sb_depot_counters dc;
 
-		if (c->dead)
+		sb_depot_counters(sb_cache_depot(c), &dc, locked);
+		*exchanges += dc.exchanges;
+		if (sb_cache_is_dead(c))
 			continue;
-		read_cache(c, locked, &row);
-		*slab_bytes += row.num_slabs * c->pages_per_slab * SB_PAGE_SIZE;
+		sb_slab_counters(sb_cache_slab(c), &sc, locked);
+		*slab_bytes += (uint64_t)sc.num_slabs * sc.pages_per_slab * SB_PAGE_SIZE;
 		/* "%-17s %6lu %6lu %6u %4u %4d", as mm/slab_common.c prints */
-		out_pad(o, c->name, 17, true);
+		out_pad(o, sc.name, 17, true);
 		out_mem(o, " ", 1);
-		out_u64(o, row.active_objs, 6);
+		out_u64(o, sc.active_objs, 6);
 		out_mem(o, " ", 1);
-		out_u64(o, row.num_objs, 6);
+		out_u64(o, (uint64_t)sc.num_slabs * sc.objs_per_slab, 6);
 		out_mem(o, " ", 1);
-		out_u64(o, c->size, 6);
+		out_u64(o, sc.size, 6);
 		out_mem(o, " ", 1);
-		out_u64(o, c->objs_per_slab, 4);
+		out_u64(o, sc.objs_per_slab, 4);
 		out_mem(o, " ", 1);
-		out_u64(o, c->pages_per_slab, 4);
+		out_u64(o, sc.pages_per_slab, 4);
 		out_str(o, " : tunables ");
-		out_u64(o, c->depot.mag_cap, 4);
+		out_u64(o, dc.mag_cap, 4);
 		out_mem(o, " ", 1);
-		out_u64(o, c->depot.mag_cap, 4);
+		out_u64(o, dc.mag_cap, 4);
 		out_mem(o, " ", 1);
 		out_u64(o, 0, 4);
 		out_str(o, " : slabdata ");
-		out_u64(o, row.active_slabs, 6);
+		out_u64(o, sc.active_slabs, 6);
 		out_mem(o, " ", 1);
-		out_u64(o, row.num_slabs, 6);
+		out_u64(o, sc.num_slabs, 6);
 		out_mem(o, " ", 1);
-		out_u64(o, row.depot_objs, 6);
+		out_u64(o, dc.full_objs, 6);
 		out_mem(o, "\n", 1);
 	}
-}
-
-/* Resident bytes of [base, base+len), by mincore, 32 MiB at a time. */
-static uint64_t resident(char *base, size_t len)
-{
-	unsigned char vec[SB_REGION_PAGES];
-	uint64_t pages = 0;
-	size_t off, chunk, i;
-
-	for (off = 0; off < len; off += chunk) {
-		chunk = len - off < SB_REGION_SIZE ? len - off : SB_REGION_SIZE;
-		if (mincore(base + off, chunk, vec) != 0)
-			continue;
-		for (i = 0; i < (chunk + SB_PAGE_SIZE - 1) >> SB_PAGE_SHIFT; i++)
-			pages += vec[i] & 1;
-	}
-	return pages << SB_PAGE_SHIFT;
 }
 
 static void dump_buddyinfo(struct out *o, bool locked, uint64_t *resident_bytes,
@@ -339,24 +262,23 @@ static void dump_buddyinfo(struct out *o, bool locked, uint64_t *resident_bytes,
 	out_str(o, "\nbuddyinfo\n");
 	*resident_bytes = *free_bytes = *huge_backed = 0;
 	for (i = 0; i < n; i++) {
-		struct sb_region *r = sb_regions[i];
-		struct sb_buddy_counters bc;
+		struct sb_zone_counters zc;
 		char num[24];
 
-		sb_buddy_counters(r, &bc, locked);
-		*free_bytes += (uint64_t)bc.free_pages << SB_PAGE_SHIFT;
-		*resident_bytes += resident(r->base, SB_REGION_SIZE);
-		if (r->backing != SB_BACKING_4K)
+		sb_buddy_counters(i, &zc, locked);
+		*free_bytes += (uint64_t)zc.free_pages << SB_PAGE_SHIFT;
+		*resident_bytes += sb_os_resident(zc.base, SB_REGION_SIZE);
+		if (zc.backing != SB_BACKING_4K)
 			*huge_backed += SB_REGION_SIZE;
 		/* "Node %d, zone %8s " then "%6lu " per order, as mm/vmstat.c */
-		sb_fmt_u64(num, sizeof(num), r->index);
+		sb_fmt_u64(num, sizeof(num), zc.index);
 		out_str(o, "Region ");
 		out_str(o, num);
 		out_str(o, ", backing ");
-		out_pad(o, sb_backing_name(r->backing), 8, false);
+		out_pad(o, sb_backing_name(zc.backing), 8, false);
 		out_mem(o, " ", 1);
 		for (k = 0; k < SB_NR_ORDERS; k++) {
-			out_u64(o, bc.nr_free[k], 6);
+			out_u64(o, zc.nr_free[k], 6);
 			out_mem(o, " ", 1);
 		}
 		out_mem(o, "\n", 1);
@@ -367,80 +289,80 @@ void sb_stats_dump(int fd, bool locked)
 {
 	struct out o = { .fd = fd, .len = 0 };
 	struct sb_region_counters rc;
-	uint64_t n[SB_NR_STATS], slab_bytes, res, free_bytes, huge_backed;
+	struct sb_huge_counters hc;
+	uint64_t n[SB_NR_EVENTS], slab_bytes, res, free_bytes, huge_backed, exchanges;
 	uint64_t mallocs, frees, mag_ops, reallocs;
-	struct sb_cache *c;
-	uint64_t exchanges = 0;
+	long live_bytes, live_peak;
 	struct rusage ru;
 	char num[24];
 
-	dump_slabinfo(&o, locked, &slab_bytes);
+	dump_slabinfo(&o, locked, &slab_bytes, &exchanges);
 	dump_buddyinfo(&o, locked, &res, &free_bytes, &huge_backed);
-	sb_region_counters(&rc, locked);
-	sum_counters(n);
-	for (c = sb_cache_list(); c != NULL; c = c->next)
-		exchanges += __atomic_load_n(&c->depot.exchanges, __ATOMIC_RELAXED);
+	sb_region_counters(&rc);
+	sb_huge_counters(&hc, locked);
+	sb_counters_sum(n);
+	sb_counters_live_bytes(&live_bytes, &live_peak);
 
 	out_str(&o, "\nsummary - sbmalloc ");
 	out_str(&o, PACKAGE_VERSION);
 	out_str(&o, ", pid ");
 	sb_fmt_u64(num, sizeof(num), (uint64_t)getpid());
 	out_str(&o, num);
-	out_str(&o, sb_stats_on ? ", counters on\n" : ", counters off (set SBMALLOC_STATS)\n");
-	kv(&o, "requested_bytes", n[SB_ST_REQUESTED]);
-	kv(&o, "handed_out_bytes", n[SB_ST_HANDED_OUT]);
+	out_str(&o, sb_counting ? ", counters on\n" : ", counters off (set SBMALLOC_STATS)\n");
+	kv(&o, "requested_bytes", n[SB_EV_REQUESTED]);
+	kv(&o, "handed_out_bytes", n[SB_EV_HANDED_OUT]);
 	kv_pct(&o, "internal_fragmentation_pct",
-	       n[SB_ST_HANDED_OUT] > n[SB_ST_REQUESTED] ?
-	       pct100(n[SB_ST_HANDED_OUT] - n[SB_ST_REQUESTED], n[SB_ST_HANDED_OUT]) : 0);
+	       n[SB_EV_HANDED_OUT] > n[SB_EV_REQUESTED] ?
+	       pct100(n[SB_EV_HANDED_OUT] - n[SB_EV_REQUESTED], n[SB_EV_HANDED_OUT]) : 0);
 	kv(&o, "live_bytes", (uint64_t)(live_bytes > 0 ? live_bytes : 0));
 	kv(&o, "live_bytes_peak", (uint64_t)(live_peak > 0 ? live_peak : 0));
-	kv(&o, "mapped_bytes", rc.region_bytes + rc.huge_bytes);
-	kv(&o, "mapped_bytes_peak", rc.mapped_peak);
+	kv(&o, "mapped_bytes", rc.region_bytes + hc.bytes);
+	kv(&o, "mapped_bytes_peak", sb_os_mapped_peak());
 	kv(&o, "regions", rc.regions);
 	kv(&o, "slab_bytes", slab_bytes);
 	kv(&o, "buddy_free_bytes", free_bytes);
-	kv(&o, "resident_bytes", res + (locked ? sb_huge_resident() : rc.huge_bytes));
+	kv(&o, "resident_bytes", res + (locked ? sb_huge_resident() : hc.bytes));
 	getrusage(RUSAGE_SELF, &ru);
 	kv(&o, "process_peak_rss_bytes", (uint64_t)ru.ru_maxrss * 1024);
 	kv_pct(&o, "huge_page_share_pct",
-	       pct100(huge_backed + (rc.huge_bytes), rc.region_bytes + rc.huge_bytes));
+	       pct100(huge_backed + (hc.bytes), rc.region_bytes + hc.bytes));
 	kv(&o, "hugetlb_regions", rc.hugetlb_regions);
 	kv(&o, "thp_regions", rc.thp_regions);
-	kv(&o, "huge_blocks", rc.huge_count);
-	kv(&o, "huge_blocks_bytes", rc.huge_bytes);
-	mallocs = n[SB_ST_MALLOC_MAG] + n[SB_ST_MALLOC_DEPOT] + n[SB_ST_MALLOC_SLAB] +
-		  n[SB_ST_MALLOC_PAGES] + n[SB_ST_MALLOC_BUDDY] + n[SB_ST_MALLOC_HUGE];
-	frees = n[SB_ST_FREE_MAG] + n[SB_ST_FREE_DEPOT] + n[SB_ST_FREE_SLAB] +
-		n[SB_ST_FREE_PAGES] + n[SB_ST_FREE_BUDDY] + n[SB_ST_FREE_HUGE];
-	mag_ops = n[SB_ST_MALLOC_MAG] + n[SB_ST_MALLOC_DEPOT] + n[SB_ST_MALLOC_SLAB] +
-		  n[SB_ST_FREE_MAG] + n[SB_ST_FREE_DEPOT] + n[SB_ST_FREE_SLAB];
-	reallocs = n[SB_ST_REALLOC_SLAB] + n[SB_ST_REALLOC_BUDDY] + n[SB_ST_REALLOC_HUGE] +
-		   n[SB_ST_REALLOC_MOVE];
-	kv(&o, "large_allocations", n[SB_ST_MALLOC_PAGES] + n[SB_ST_MALLOC_BUDDY]);
-	kv(&o, "huge_allocations", n[SB_ST_MALLOC_HUGE]);
-	kv_pct(&o, "magazine_hit_pct", pct100(n[SB_ST_MALLOC_MAG] + n[SB_ST_FREE_MAG], mag_ops));
+	kv(&o, "huge_blocks", hc.count);
+	kv(&o, "huge_blocks_bytes", hc.bytes);
+	mallocs = n[SB_EV_MALLOC_MAG] + n[SB_EV_MALLOC_DEPOT] + n[SB_EV_MALLOC_SLAB] +
+		  n[SB_EV_MALLOC_PAGES] + n[SB_EV_MALLOC_BUDDY] + n[SB_EV_MALLOC_HUGE];
+	frees = n[SB_EV_FREE_MAG] + n[SB_EV_FREE_DEPOT] + n[SB_EV_FREE_SLAB] +
+		n[SB_EV_FREE_PAGES] + n[SB_EV_FREE_BUDDY] + n[SB_EV_FREE_HUGE];
+	mag_ops = n[SB_EV_MALLOC_MAG] + n[SB_EV_MALLOC_DEPOT] + n[SB_EV_MALLOC_SLAB] +
+		  n[SB_EV_FREE_MAG] + n[SB_EV_FREE_DEPOT] + n[SB_EV_FREE_SLAB];
+	reallocs = n[SB_EV_REALLOC_SLAB] + n[SB_EV_REALLOC_BUDDY] + n[SB_EV_REALLOC_HUGE] +
+		   n[SB_EV_REALLOC_MOVE];
+	kv(&o, "large_allocations", n[SB_EV_MALLOC_PAGES] + n[SB_EV_MALLOC_BUDDY]);
+	kv(&o, "huge_allocations", n[SB_EV_MALLOC_HUGE]);
+	kv_pct(&o, "magazine_hit_pct", pct100(n[SB_EV_MALLOC_MAG] + n[SB_EV_FREE_MAG], mag_ops));
 	kv(&o, "depot_exchanges", exchanges);
 	kv(&o, "malloc", mallocs);
-	kv(&o, "malloc_magazine", n[SB_ST_MALLOC_MAG]);
-	kv(&o, "malloc_depot", n[SB_ST_MALLOC_DEPOT]);
-	kv(&o, "malloc_slab", n[SB_ST_MALLOC_SLAB]);
-	kv(&o, "malloc_page_cache", n[SB_ST_MALLOC_PAGES]);
-	kv(&o, "malloc_buddy", n[SB_ST_MALLOC_BUDDY]);
-	kv(&o, "malloc_huge", n[SB_ST_MALLOC_HUGE]);
-	kv(&o, "malloc_aligned", n[SB_ST_ALIGNED]);
+	kv(&o, "malloc_magazine", n[SB_EV_MALLOC_MAG]);
+	kv(&o, "malloc_depot", n[SB_EV_MALLOC_DEPOT]);
+	kv(&o, "malloc_slab", n[SB_EV_MALLOC_SLAB]);
+	kv(&o, "malloc_page_cache", n[SB_EV_MALLOC_PAGES]);
+	kv(&o, "malloc_buddy", n[SB_EV_MALLOC_BUDDY]);
+	kv(&o, "malloc_huge", n[SB_EV_MALLOC_HUGE]);
+	kv(&o, "malloc_aligned", n[SB_EV_ALIGNED]);
 	kv(&o, "free", frees);
-	kv(&o, "free_magazine", n[SB_ST_FREE_MAG]);
-	kv(&o, "free_depot", n[SB_ST_FREE_DEPOT]);
-	kv(&o, "free_slab", n[SB_ST_FREE_SLAB]);
-	kv(&o, "free_page_cache", n[SB_ST_FREE_PAGES]);
-	kv(&o, "free_buddy", n[SB_ST_FREE_BUDDY]);
-	kv(&o, "free_huge", n[SB_ST_FREE_HUGE]);
+	kv(&o, "free_magazine", n[SB_EV_FREE_MAG]);
+	kv(&o, "free_depot", n[SB_EV_FREE_DEPOT]);
+	kv(&o, "free_slab", n[SB_EV_FREE_SLAB]);
+	kv(&o, "free_page_cache", n[SB_EV_FREE_PAGES]);
+	kv(&o, "free_buddy", n[SB_EV_FREE_BUDDY]);
+	kv(&o, "free_huge", n[SB_EV_FREE_HUGE]);
 	kv(&o, "realloc", reallocs);
-	kv(&o, "realloc_in_place_slab", n[SB_ST_REALLOC_SLAB]);
-	kv(&o, "realloc_in_place_buddy", n[SB_ST_REALLOC_BUDDY]);
-	kv(&o, "realloc_in_place_huge", n[SB_ST_REALLOC_HUGE]);
-	kv(&o, "realloc_moved", n[SB_ST_REALLOC_MOVE]);
-	kv(&o, "calloc", n[SB_ST_CALLOC]);
+	kv(&o, "realloc_in_place_slab", n[SB_EV_REALLOC_SLAB]);
+	kv(&o, "realloc_in_place_buddy", n[SB_EV_REALLOC_BUDDY]);
+	kv(&o, "realloc_in_place_huge", n[SB_EV_REALLOC_HUGE]);
+	kv(&o, "realloc_moved", n[SB_EV_REALLOC_MOVE]);
+	kv(&o, "calloc", n[SB_EV_CALLOC]);
 	out_flush(&o);
 }
 
@@ -456,10 +378,10 @@ static bool target_path(char *path, size_t size)
 	const char *s;
 	size_t len = 0, k;
 
-	if (stats_path == NULL)
+	if (sb_config.stats_path == NULL)
 		return false;
 	sb_fmt_u64(pid, sizeof(pid), (uint64_t)getpid());
-	for (s = stats_path; *s != '\0'; s++) {
+	for (s = sb_config.stats_path; *s != '\0'; s++) {
 		if (len + sizeof(pid) + 8 >= size)
 			return false;
 		if (s[0] == '%' && s[1] == 'p') {
@@ -507,48 +429,27 @@ static void on_signal(int sig)
 
 __attribute__((destructor)) static void stats_at_exit(void)
 {
-	if (dump_at_exit)
+	if (sb_config.stats)
 		dump_to_target(true);
-}
-
-static int parse_signal(const char *v)
-{
-	int n = 0;
-
-	if (strncmp(v, "SIG", 3) == 0)
-		v += 3;
-	if (strcmp(v, "USR1") == 0)
-		return SIGUSR1;
-	if (strcmp(v, "USR2") == 0)
-		return SIGUSR2;
-	for (; *v >= '0' && *v <= '9'; v++)
-		n = n * 10 + (*v - '0');
-	return *v == '\0' && n > 0 && n < 65 ? n : 0;
 }
 
 void sb_stats_init(void)
 {
-	const char *v = sb_env("SBMALLOC_STATS"), *sig = sb_env("SBMALLOC_STATS_SIGNAL");
 	struct sigaction sa;
 
-	if (v != NULL && v[0] != '\0' && strcmp(v, "0") != 0) {
-		sb_stats_on = true;
-		dump_at_exit = true;
-		stats_path = strcmp(v, "1") == 0 ? NULL : v;
-		if (stats_path == NULL && stderr_copy == 2) {
-			/* Programs that close stderr at exit (gnulib's close_stdout)
-			 * would otherwise lose the dump. */
-			int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
-			if (fd >= 0)
-				stderr_copy = fd;
-		}
+	if (sb_config.stats && sb_config.stats_path == NULL && stderr_copy == 2) {
+		/* Programs that close stderr at exit (gnulib's close_stdout)
+		 * would otherwise lose the dump. */
+		int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+
+		if (fd >= 0)
+			stderr_copy = fd;
 	}
-	if (sig != NULL && (stats_signal = parse_signal(sig)) != 0) {
-		sb_stats_on = true;
+	if (sb_config.stats_signal != 0) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_signal;
 		sa.sa_flags = SA_RESTART;
 		sigemptyset(&sa.sa_mask);
-		sigaction(stats_signal, &sa, NULL);
+		sigaction(sb_config.stats_signal, &sa, NULL);
 	}
 }

@@ -1,0 +1,181 @@
+/*
+ * buddy.h - the buddy allocator: power-of-two runs of pages (buddy.c).
+ *
+ * buddy.c owns, for every region, its zone: the region descriptor (filled
+ * in by region.c), the free lists, the counters and the page descriptors.
+ * Every field of struct sb_zone and struct sb_page is written by buddy.c
+ * only; the slab layer has its pages marked through sb_buddy_make_slab().
+ * The layout is here for the free fast path, which reads a page
+ * descriptor through sb_page_of() and never writes it.
+ */
+#ifndef SB_BUDDY_H
+#define SB_BUDDY_H
+
+#include "common.h"
+#include "region.h"
+#include "registry.h"
+
+#include <pthread.h>
+
+#pragma GCC visibility push(hidden)
+
+enum sb_page_state {
+	SB_PAGE_UNUSED = 0,	/* never handed out since the region was mapped */
+	SB_PAGE_FREE,		/* head of a free buddy block of `order` */
+	SB_PAGE_MERGED,		/* was a free head, now inside a larger free block */
+	SB_PAGE_BLOCK,		/* head of an allocated page block of `npages` */
+	SB_PAGE_TAIL,		/* other page of an allocated block, or stale */
+	SB_PAGE_SLAB,		/* page of a slab: `slab` and `bin` say which */
+};
+
+struct sb_slab;
+
+/* One per 4 KiB page of a region, 16 bytes, in its zone. */
+struct sb_page {
+	uint8_t state;		/* enum sb_page_state */
+	union {
+		uint8_t order;	/* FREE: buddy order of the block */
+		uint8_t bin;	/* SLAB: bin of the slab's cache, or SB_NO_BIN */
+	};
+	uint8_t dirty;		/* FREE: some page of the block may be resident */
+	uint8_t epoch;		/* FREE and dirty: purge epoch when it was freed */
+	uint32_t npages;	/* BLOCK, and the first page of a slab: pages */
+	union {
+		struct {
+			uint32_t next, prev;	/* FREE: free list, page indices */
+		} link;
+		struct sb_slab *slab;		/* SLAB, every page of the slab */
+	};
+};
+
+#define SB_NO_PAGE UINT32_MAX
+
+/* A region with its free lists and page descriptors. */
+struct sb_zone {
+	struct sb_region region;	/* first: the registry points here */
+	pthread_mutex_t lock;		/* the zone lock: everything below */
+	uint32_t free_mask;		/* bit k: free_head[k] is not empty (read racily) */
+	uint32_t free_head[SB_NR_ORDERS];
+	size_t nr_free[SB_NR_ORDERS];	/* free blocks per order */
+	size_t free_pages;
+	size_t dirty_pages;		/* pages of free blocks marked dirty */
+	size_t purgeable_pages;		/* dirty pages in blocks >= purge_order */
+	unsigned purge_order;		/* smallest order worth an madvise */
+	uint8_t purge_epoch;		/* last epoch an age-based purge ran here */
+	struct sb_page pages[SB_REGION_PAGES];
+};
+
+static inline struct sb_zone *sb_zone_of_region(struct sb_region *r)
+{
+	return (struct sb_zone *)r;
+}
+
+/*
+ * The page descriptor of p, or NULL when no region holds p (huge blocks
+ * and foreign memory).  Reads only the registry: the one place that turns
+ * a pointer into its page.
+ */
+static inline struct sb_page *sb_page_of(const void *p)
+{
+	struct sb_region *r = sb_registry_region(p);
+
+	if (sb_unlikely(r == NULL))
+		return NULL;
+	return &sb_zone_of_region(r)->pages[((uintptr_t)p & SB_REGION_MASK) >> SB_PAGE_SHIFT];
+}
+
+/*
+ * A plain read: the state is published (release) before the memory is
+ * handed out, and a thread that frees a pointer got it after that, through
+ * whatever synchronisation handed it over.  Only a misuse races here.
+ */
+static inline unsigned sb_page_state(const struct sb_page *pg)
+{
+	return pg->state;
+}
+
+/* What a pointer freed by the user is, judging by its page (never by p). */
+enum sb_ptr_kind {
+	SB_PTR_INVALID,		/* not the start of anything we handed out */
+	SB_PTR_SLAB,		/* on a slab page: the slab layer checks the object */
+	SB_PTR_BLOCK,		/* the start of an allocated page block */
+	SB_PTR_FREED,		/* the start of a free block: a double free */
+};
+
+static inline enum sb_ptr_kind sb_page_classify(const struct sb_page *pg, const void *p)
+{
+	unsigned state = sb_page_state(pg);
+
+	if (sb_likely(state == SB_PAGE_SLAB))
+		return SB_PTR_SLAB;
+	if (((uintptr_t)p & (SB_PAGE_SIZE - 1)) == 0) {
+		if (state == SB_PAGE_BLOCK)
+			return SB_PTR_BLOCK;
+		if (state == SB_PAGE_FREE || state == SB_PAGE_MERGED)
+			return SB_PTR_FREED;
+	}
+	return SB_PTR_INVALID;
+}
+
+/* Pages of the allocated block whose head is pg. */
+static inline uint32_t sb_page_block_pages(const struct sb_page *pg)
+{
+	return pg->npages;
+}
+
+/* The slab and bin of a SLAB page. */
+static inline struct sb_slab *sb_page_slab(const struct sb_page *pg)
+{
+	return pg->slab;
+}
+
+static inline unsigned sb_page_bin(const struct sb_page *pg)
+{
+	return pg->bin;
+}
+
+/*
+ * npages contiguous pages aligned to align_pages (a power of two), from any
+ * region; the head page is BLOCK.  Unused tail pages of the power-of-two
+ * block go back at once.  NULL when no region can be mapped.
+ */
+void *sb_buddy_alloc(size_t npages, size_t align_pages);
+/* Free the block that starts at p (its head page is BLOCK). */
+void sb_buddy_free(void *p);
+/* Grow or shrink the block at p to npages in place; false if it cannot. */
+bool sb_buddy_resize(void *p, size_t npages);
+/* Purge every dirty free block to the OS; returns bytes purged. */
+size_t sb_buddy_trim(void);
+
+/* The slab layer's pages: mark the block at mem (from sb_buddy_alloc) as
+ * slab s of bin, and give it back. */
+void sb_buddy_make_slab(void *mem, struct sb_slab *s, unsigned bin);
+void sb_buddy_free_slab(void *mem);
+
+/*
+ * Check every invariant of zone i (free lists and page states agree, every
+ * page is covered by exactly one block, coalescing is complete, the counts
+ * add up); reports the first broken one on stderr.  Takes the zone lock.
+ */
+bool sb_buddy_validate(size_t i);
+
+struct sb_zone_counters {
+	const char *base;
+	unsigned index;
+	enum sb_backing backing;
+	size_t free_pages, dirty_pages, used_pages;
+	size_t nr_free[SB_NR_ORDERS];
+};
+/* Zone i (0 .. sb_region_count() - 1); locked false: read racily. */
+void sb_buddy_counters(size_t i, struct sb_zone_counters *out, bool locked);
+/* Bytes of zone descriptors. */
+size_t sb_buddy_desc_bytes(void);
+
+/* Fork: every zone lock (fork.c); the child leaves hugetlb pages. */
+void sb_buddy_fork_prepare(void);
+void sb_buddy_fork_parent(void);
+void sb_buddy_fork_child(void);
+
+#pragma GCC visibility pop
+
+#endif /* SB_BUDDY_H */

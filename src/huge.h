@@ -1,0 +1,43 @@
+/*
+ * huge.h - blocks above the largest buddy block, each in a mapping of its
+ * own (huge.c).  The descriptor is opaque: use the functions below.
+ */
+#ifndef SB_HUGE_H
+#define SB_HUGE_H
+
+#include "common.h"
+
+#pragma GCC visibility push(hidden)
+
+struct sb_huge;
+
+/* A mapping of at least size bytes aligned to align (at least 32 MiB), or
+ * NULL (too large, or the OS refused). */
+struct sb_huge *sb_huge_alloc(size_t size, size_t align);
+void sb_huge_free(struct sb_huge *h);
+/* Resize to size bytes in place or by moving the pages (never copying);
+ * false if neither is possible.  The base may change. */
+bool sb_huge_resize(struct sb_huge *h, size_t size);
+
+void *sb_huge_base(const struct sb_huge *h);
+/* Bytes readable and writable. */
+size_t sb_huge_size(const struct sb_huge *h);
+
+struct sb_huge_counters {
+	size_t count;			/* live huge blocks */
+	size_t total;			/* huge blocks ever mapped */
+	size_t bytes;			/* their sizes */
+};
+/* locked false: read racily, for the signal-time dump. */
+void sb_huge_counters(struct sb_huge_counters *out, bool locked);
+/* Resident bytes of all huge blocks (mincore; takes huge_lock). */
+size_t sb_huge_resident(void);
+
+/* Fork: huge_lock (fork.c); the child leaves hugetlb pages. */
+void sb_huge_fork_prepare(void);
+void sb_huge_fork_parent(void);
+void sb_huge_fork_child(void);
+
+#pragma GCC visibility pop
+
+#endif /* SB_HUGE_H */

@@ -1,0 +1,159 @@
+/*
+ * slab.h - slab caches: slabs of contiguous pages cut into equal objects
+ * (slab.c).
+ *
+ * Every field of struct sb_slab_cache and struct sb_slab is written by
+ * slab.c only.  The layouts are here because a slab cache is embedded in
+ * its composite cache (cache.c) and because the free fast path reads a
+ * slab's first object through sb_slab_objs().
+ */
+#ifndef SB_SLAB_H
+#define SB_SLAB_H
+
+#include "common.h"
+
+#include <pthread.h>
+
+#pragma GCC visibility push(hidden)
+
+#define SB_SLAB_MAX_OBJS 256
+#define SB_SLAB_WORDS (SB_SLAB_MAX_OBJS / 64)
+#define SB_SLAB_MAX_PAGES 8
+#define SB_CACHE_NAME_MAX 32
+
+enum sb_slab_list { SB_SLAB_PARTIAL, SB_SLAB_FULL, SB_SLAB_EMPTY, SB_NR_SLAB_LISTS };
+
+struct sb_slab_cache;
+
+/* Out of band: one per slab. */
+struct sb_slab {
+	struct sb_slab *next, *prev;	/* on one of the cache's three lists */
+	struct sb_slab_cache *cache;
+	char *mem;			/* first page */
+	char *objs;			/* first object: mem + colour */
+	uint16_t nfree;
+	uint16_t list;			/* enum sb_slab_list */
+	uint16_t colour;
+	uint16_t hint;			/* first word of free_bits that may be non-zero */
+	bool poisoned;			/* created under SBMALLOC_CHECK: free objects hold poison */
+	uint64_t free_bits[SB_SLAB_WORDS];	/* bit set: object free */
+};
+
+struct sb_slab_list_head {
+	struct sb_slab *first;
+	size_t count;
+};
+
+/* How objects of one size lie in their slabs: a pure function of the
+ * size and alignment (sb_slab_geometry), shared by caches and the size
+ * class table. */
+struct sb_slab_geometry {
+	uint32_t size;			/* object stride */
+	uint32_t align;			/* every object is aligned to this */
+	uint32_t recip;			/* 2^32 / size + 1: offset -> index */
+	uint16_t objs_per_slab;
+	uint16_t pages_per_slab;
+	uint32_t colour_step;
+	uint16_t colour_count;		/* number of distinct colours */
+};
+
+struct sb_slab_cache {
+	pthread_mutex_t lock;		/* everything below but the constants */
+	char name[SB_CACHE_NAME_MAX];
+	uint32_t size, align, recip;	/* the geometry, flat */
+	uint16_t objs_per_slab, pages_per_slab;
+	uint32_t colour_step;
+	uint16_t colour_count, colour_next;
+	unsigned reserve;		/* empty slabs kept before returning pages */
+	uint8_t bin;			/* written on every page of every slab */
+	void (*ctor)(void *obj, void *arg);
+	void (*dtor)(void *obj, void *arg);
+	void *ctor_arg;
+	struct sb_slab_list_head lists[SB_NR_SLAB_LISTS];
+	size_t active_objs;		/* out of the slab layer (incl. magazines) */
+	uint64_t slabs_created, slabs_destroyed;
+};
+
+/*
+ * The one formula from an object's offset to its index: off is p minus
+ * the slab's first object (span = objs_per_slab * size bytes of objects,
+ * recip = 2^32 / size + 1; exact for every offset below 2^32 / size).
+ * True, with *idx, if an object starts there.
+ */
+static inline bool sb_object_index(uintptr_t off, uint32_t size, uint32_t recip, uint32_t span,
+				   uint32_t *idx)
+{
+	uint64_t i = (off * (uint64_t)recip) >> 32;
+
+	if (sb_unlikely(off >= span || i * size != off))
+		return false;
+	*idx = (uint32_t)i;
+	return true;
+}
+
+static inline char *sb_slab_objs(const struct sb_slab *s)
+{
+	return s->objs;
+}
+
+static inline struct sb_slab_cache *sb_slab_cache_of(const struct sb_slab *s)
+{
+	return s->cache;
+}
+
+static inline uint32_t sb_slab_size(const struct sb_slab_cache *c)
+{
+	return c->size;
+}
+
+/* The geometry of objects of size bytes (a multiple of 16) aligned to align. */
+void sb_slab_geometry(size_t size, size_t align, struct sb_slab_geometry *g);
+
+/* Set up c (zeroed or not) for objects of size bytes; pages of its slabs
+ * are marked with bin.  A constructor, if any, is set before first use. */
+void sb_slab_cache_init(struct sb_slab_cache *c, const char *name, size_t size, size_t align,
+			unsigned bin);
+void sb_slab_cache_set_ctor(struct sb_slab_cache *c, void (*ctor)(void *, void *),
+			    void (*dtor)(void *, void *), void *arg);
+
+/*
+ * Up to n objects into out under one lock; returns how many (0: no
+ * memory).  func names the public function for reports (write after free
+ * under SBMALLOC_CHECK).
+ */
+unsigned sb_slab_alloc_batch(struct sb_slab_cache *c, void **out, unsigned n, const char *func);
+/* Free n objects of cache c under one lock; aborts, naming func, on one
+ * that is not an allocated object of c. */
+void sb_slab_free_batch(struct sb_slab_cache *c, void *const *objs, unsigned n, const char *func);
+/* Is p the start of an object of slab s? */
+bool sb_slab_is_object(const struct sb_slab *s, const void *p);
+
+/* Give c's empty slabs back to the buddy allocator (skipped if c is
+ * busy); returns bytes. */
+size_t sb_slab_reclaim(struct sb_slab_cache *c);
+/* Give every slab of c back (all must be empty); destructors run. */
+void sb_slab_destroy_all(struct sb_slab_cache *c);
+/* Objects of c out of the slab layer. */
+size_t sb_slab_active(struct sb_slab_cache *c);
+
+/* Lists, bitmaps and counts of c agree; reports the first broken
+ * invariant.  Takes c's lock. */
+bool sb_slab_validate(struct sb_slab_cache *c);
+
+struct sb_slab_counters {
+	const char *name;
+	uint32_t size;
+	uint16_t objs_per_slab, pages_per_slab;
+	size_t active_objs, num_slabs, active_slabs;
+};
+/* locked false: read racily (signal-time dump), kept consistent. */
+void sb_slab_counters(struct sb_slab_cache *c, struct sb_slab_counters *out, bool locked);
+
+/* Fork: c's lock (fork.c). */
+void sb_slab_lock(struct sb_slab_cache *c);
+void sb_slab_unlock(struct sb_slab_cache *c);
+void sb_slab_reinit_lock(struct sb_slab_cache *c);
+
+#pragma GCC visibility pop
+
+#endif /* SB_SLAB_H */

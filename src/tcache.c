@@ -1,0 +1,402 @@
+/*
+ * tcache.c - thread caches: the lock-free front of every object cache and
+ * of the buddy allocator.
+ *
+ * Each thread has, per bin, a loaded and a previous magazine (struct
+ * sb_bin).  malloc pops from the loaded one and free pushes onto it; those
+ * fast paths are inline (tcache.h) and touch only thread-local memory: no
+ * lock, no atomic read-modify-write, no call.  When the loaded magazine is
+ * empty (malloc) or full (free), the slow paths here swap it with the
+ * previous one if that helps; only then do they trade with the bin's depot
+ * (depot.c), and only if the depot has nothing do they go to the slab
+ * layer, a magazine's worth of objects per lock round trip.
+ *
+ * An object freed by another thread simply goes into the freeing thread's
+ * magazine; full magazines flow through the depot to the threads that
+ * allocate, so a producer/consumer program stays at bounded memory.
+ *
+ * Each thread cache also embeds the thread's page lists (pcp.h), drained
+ * with the magazines.
+ *
+ * Lifecycle: sb_tc starts at a static sentinel (capacity-0 magazines), so
+ * the first malloc or free of a thread lands in a slow path, which creates
+ * the thread's cache.  A pthread key destructor gives everything back at
+ * thread exit and points sb_tc at a dead sentinel; calls made after that
+ * (other destructors) go straight to the slab layer.  With SBMALLOC_CHECK=1
+ * no thread gets a cache: every malloc and free goes to the slab layer,
+ * where freed objects are poisoned and every double free is seen in the
+ * slab's bitmap.  With statistics on, each live cache has a COUNTED face
+ * (tcache.h).
+ *
+ * Lock: tc_lock protects the list of thread caches (statistics, draining,
+ * fork); a thread's own cache is touched only by that thread, except by
+ * sb_tc_drain(), whose caller guarantees nobody uses that bin.  In a forked
+ * child only the forking thread exists: its cache stays, the others are
+ * dropped from the list (their objects are lost to the child, which is
+ * safe).  Lock order: fork.c.
+ */
+#include "tcache.h"
+#include "config.h"
+#include "counters.h"
+#include "depot.h"
+#include "meta.h"
+#include "slab.h"
+
+#include <pthread.h>
+
+#define SENTINEL_BINS { [0 ... SB_NR_BINS - 1] = { &sb_mag_sentinel, &sb_mag_sentinel } }
+static struct sb_tcache tc_empty_sentinel = { .bins = SENTINEL_BINS, .state = SB_TC_EMPTY };
+static struct sb_tcache tc_dead_sentinel = { .bins = SENTINEL_BINS, .state = SB_TC_DEAD };
+__thread struct sb_tcache *sb_tc __attribute__((tls_model("initial-exec"))) = &tc_empty_sentinel;
+
+static pthread_mutex_t tc_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sb_tcache *tc_list;
+static pthread_key_t tc_key;
+static bool tc_key_ready;
+static struct sb_depot *bin_depot[SB_NR_BINS];	/* release/acquire */
+
+static void thread_exit(void *arg);
+
+static inline struct sb_depot *depot_of(unsigned bin)
+{
+	SB_ASSERT(bin < SB_NR_BINS);
+	return __atomic_load_n(&bin_depot[bin], __ATOMIC_ACQUIRE);
+}
+
+void sb_tc_attach(unsigned bin, struct sb_depot *d)
+{
+	SB_ASSERT(bin < SB_NR_BINS);
+	__atomic_store_n(&bin_depot[bin], d, __ATOMIC_RELEASE);
+}
+
+static void point_at_sentinel(struct sb_tcache *tc)
+{
+	unsigned i;
+
+	for (i = 0; i < SB_NR_BINS; i++)
+		tc->bins[i].loaded = tc->bins[i].prev = &sb_mag_sentinel;
+}
+
+/*
+ * Put a COUNTED face in front of tc: the fast paths then always miss and
+ * the slow paths count.  Without memory the thread is simply not counted.
+ */
+static void add_face(struct sb_tcache *tc)
+{
+	struct sb_tcache *face;
+
+	if (!sb_counters_thread_begin())
+		return;
+	face = sb_meta_alloc(sizeof(*face));
+	if (face == NULL) {
+		sb_counters_thread_end();
+		return;
+	}
+	point_at_sentinel(face);
+	face->state = SB_TC_COUNTED;
+	face->real = tc;
+	tc->face = face;
+	sb_tc = face;
+}
+
+void sb_tc_init(void)
+{
+	if (!tc_key_ready && pthread_key_create(&tc_key, thread_exit) == 0) {
+		tc_key_ready = true;
+		if (sb_tc->state == SB_TC_LIVE)
+			pthread_setspecific(tc_key, sb_tc);
+		else if (sb_tc->state == SB_TC_COUNTED)
+			pthread_setspecific(tc_key, sb_tc->real);
+	}
+}
+
+void sb_tc_start_counting(void)
+{
+	if (sb_tc->state == SB_TC_LIVE && sb_tc->face == NULL)
+		add_face(sb_tc);
+}
+
+/* The calling thread's live cache, creating it; NULL if dead or no memory. */
+static SB_NOINLINE struct sb_tcache *tc_get(void)
+{
+	struct sb_tcache *tc = sb_tc;
+
+	if (sb_likely(tc->state == SB_TC_LIVE))
+		return tc;
+	if (tc->state == SB_TC_COUNTED)
+		return tc->real;
+	if (tc->state == SB_TC_DEAD || sb_config.check)
+		return NULL;	/* SBMALLOC_CHECK: every object goes through its slab */
+	tc = sb_meta_alloc(sizeof(*tc));
+	if (tc == NULL)
+		return NULL;
+	point_at_sentinel(tc);
+	tc->state = SB_TC_LIVE;
+	sb_tc = tc;		/* before anything below can call malloc */
+	if (sb_counting)
+		add_face(tc);
+	pthread_mutex_lock(&tc_lock);
+	tc->next = tc_list;
+	if (tc_list)
+		tc_list->prev = tc;
+	tc_list = tc;
+	pthread_mutex_unlock(&tc_lock);
+	if (tc_key_ready)
+		pthread_setspecific(tc_key, tc);
+	return tc;
+}
+
+struct sb_pcp *sb_tc_pcp(void)
+{
+	struct sb_tcache *tc = tc_get();
+
+	return tc != NULL ? &tc->pcp : NULL;
+}
+
+/*
+ * How many objects to take from the slab layer into an empty magazine: a
+ * whole magazine, but no more than 32 KiB of objects, so that the first
+ * malloc of 16 KiB takes two of them, not a magazine of eight.
+ */
+#define REFILL_BYTES (32 << 10)
+static inline unsigned refill_count(const struct sb_slab_cache *c, const struct sb_mag *m)
+{
+	unsigned n = REFILL_BYTES / sb_slab_size(c);
+
+	return n == 0 ? 1 : n < sb_mag_cap(m) ? n : sb_mag_cap(m);
+}
+
+void *sb_tc_alloc_slow(unsigned bin, const char *func)
+{
+	struct sb_tcache *tc = tc_get();
+	struct sb_depot *d = depot_of(bin);
+	struct sb_slab_cache *c = sb_depot_slab(d);
+	struct sb_bin *b;
+	struct sb_mag *m, *full;
+	void *p;
+
+	if (sb_unlikely(tc == NULL))
+		goto direct;
+	b = &tc->bins[bin];
+	if (sb_mag_pop(b->loaded, &p)) {
+		sb_count(SB_EV_MALLOC_MAG, 1);	/* counting mode: every call is here */
+		return p;
+	}
+	if (!sb_mag_is_empty(b->prev)) {
+		m = b->loaded;
+		b->loaded = b->prev;
+		b->prev = m;
+		sb_mag_pop(b->loaded, &p);
+		sb_count(SB_EV_MALLOC_MAG, 1);
+		return p;
+	}
+	/* Both empty: trade the previous (empty) magazine for a full one. */
+	full = sb_depot_exchange(d, sb_mag_is_real(b->prev) ? b->prev : NULL, false, func);
+	if (full != NULL) {
+		b->prev = b->loaded;	/* empty, or the sentinel */
+		b->loaded = full;
+		sb_mag_pop(full, &p);
+		sb_count(SB_EV_MALLOC_DEPOT, 1);
+		return p;
+	}
+	if (!sb_mag_is_real(b->loaded)) {
+		m = sb_depot_get_empty(d);
+		if (m == NULL)
+			goto direct;
+		b->loaded = m;
+	}
+	m = b->loaded;
+	if (sb_mag_fill(m, c, refill_count(c, m), func) == 0)
+		return NULL;
+	sb_mag_pop(m, &p);
+	sb_count(SB_EV_MALLOC_SLAB, 1);
+	return p;
+direct:
+	if (sb_slab_alloc_batch(c, &p, 1, func) == 0)
+		return NULL;
+	sb_count(SB_EV_MALLOC_SLAB, 1);
+	return p;
+}
+
+void sb_tc_free_slow(unsigned bin, void *p, const char *func)
+{
+	struct sb_tcache *tc = tc_get();
+	struct sb_depot *d = depot_of(bin);
+	struct sb_bin *b;
+	struct sb_mag *m, *empty;
+
+	if (sb_unlikely(tc == NULL))
+		goto direct;
+	b = &tc->bins[bin];
+	m = b->loaded;
+	/* The fast path's check, on the real magazine (the COUNTED face's are empty). */
+	sb_mag_check_top(m, sb_mag_rounds(m), p, func);
+	if (!sb_mag_is_full(m))
+		goto put;
+	if (sb_mag_is_real(b->prev) && sb_mag_is_empty(b->prev)) {
+		b->loaded = b->prev;
+		b->prev = m;
+		m = b->loaded;
+		goto put;
+	}
+	if (!sb_mag_is_real(m)) {
+		/* First free of this bin by this thread. */
+		m = sb_depot_get_empty(d);
+		if (m == NULL)
+			goto direct;
+		b->loaded = m;
+		goto put;
+	}
+	/* Loaded full, previous full (or none): the previous goes to the depot. */
+	empty = sb_depot_exchange(d, sb_mag_is_real(b->prev) ? b->prev : NULL, true, func);
+	if (empty == NULL) {
+		b->prev = &sb_mag_sentinel;
+		goto direct;
+	}
+	b->prev = m;
+	b->loaded = m = empty;
+	sb_count(SB_EV_FREE_DEPOT, 1);
+	sb_mag_put(m, p);
+	return;
+put:
+	sb_count(SB_EV_FREE_MAG, 1);
+	sb_mag_put(m, p);
+	return;
+direct:
+	sb_count(SB_EV_FREE_SLAB, 1);
+	sb_slab_free_batch(sb_depot_slab(d), &p, 1, func);
+}
+
+/* ---- Flush, thread exit ------------------------------------------------ */
+
+/* Give one bin's magazines to its depot. */
+static void flush_bin(struct sb_bin *b, unsigned bin, const char *func)
+{
+	if (sb_mag_is_real(b->loaded))
+		sb_depot_put(depot_of(bin), b->loaded, func);
+	if (sb_mag_is_real(b->prev))
+		sb_depot_put(depot_of(bin), b->prev, func);
+	b->loaded = b->prev = &sb_mag_sentinel;
+}
+
+static void flush(struct sb_tcache *tc, const char *func)
+{
+	unsigned i;
+
+	for (i = 0; i < SB_NR_BINS; i++)
+		flush_bin(&tc->bins[i], i, func);
+	sb_pcp_drain(&tc->pcp);
+}
+
+void sb_tc_flush(const char *func)
+{
+	struct sb_tcache *tc = sb_tc;
+
+	if (tc->state == SB_TC_COUNTED)
+		tc = tc->real;
+	if (tc->state == SB_TC_LIVE)
+		flush(tc, func);
+}
+
+void sb_tc_drain(unsigned bin, const char *func)
+{
+	struct sb_tcache *tc;
+
+	pthread_mutex_lock(&tc_lock);
+	for (tc = tc_list; tc != NULL; tc = tc->next)
+		flush_bin(&tc->bins[bin], bin, func);
+	pthread_mutex_unlock(&tc_lock);
+}
+
+static void thread_exit(void *arg)
+{
+	struct sb_tcache *tc = arg;
+
+	/* Objects in a thread's magazines were freed by it: report as free(). */
+	flush(tc, "free");
+	sb_tc = &tc_dead_sentinel;
+	if (tc->face != NULL) {
+		sb_counters_thread_end();
+		sb_meta_free(tc->face, sizeof(*tc->face));
+	}
+	pthread_mutex_lock(&tc_lock);
+	if (tc->prev)
+		tc->prev->next = tc->next;
+	else
+		tc_list = tc->next;
+	if (tc->next)
+		tc->next->prev = tc->prev;
+	pthread_mutex_unlock(&tc_lock);
+	sb_meta_free(tc, sizeof(*tc));
+}
+
+/* ---- Validation, counters, fork ---------------------------------------- */
+
+bool sb_tc_validate(void)
+{
+	struct sb_tcache *tc = sb_tc;
+	unsigned i;
+
+	if (tc->state == SB_TC_COUNTED)
+		tc = tc->real;
+	if (tc->state != SB_TC_LIVE)
+		return true;
+	for (i = 0; i < SB_NR_BINS; i++) {
+		const struct sb_bin *b = &tc->bins[i];
+
+		if ((sb_mag_is_real(b->loaded) || sb_mag_is_real(b->prev)) && depot_of(i) == NULL)
+			return sb_invalid("tcache", "magazines for a bin without a cache", i);
+		if (sb_mag_is_real(b->loaded) && !sb_mag_validate(b->loaded, sb_depot_slab(depot_of(i))))
+			return false;
+		if (sb_mag_is_real(b->prev) && !sb_mag_validate(b->prev, sb_depot_slab(depot_of(i))))
+			return false;
+	}
+	return sb_pcp_validate(&tc->pcp);
+}
+
+void sb_tc_counters(struct sb_tc_counters *out)
+{
+	struct sb_tcache *tc;
+	size_t objs = 0, pages = 0, threads = 0;
+	unsigned i;
+
+	pthread_mutex_lock(&tc_lock);
+	for (tc = tc_list; tc != NULL; tc = tc->next) {
+		threads++;
+		for (i = 0; i < SB_NR_BINS; i++) {
+			uint32_t r = sb_mag_rounds(tc->bins[i].loaded) + sb_mag_rounds(tc->bins[i].prev);
+
+			if (r != 0)
+				objs += (size_t)r * sb_slab_size(sb_depot_slab(depot_of(i)));
+		}
+		pages += sb_pcp_pages(&tc->pcp);
+	}
+	pthread_mutex_unlock(&tc_lock);
+	out->threads = threads;
+	out->obj_bytes = objs;
+	out->page_bytes = pages << SB_PAGE_SHIFT;
+}
+
+void sb_tc_fork_prepare(void)
+{
+	pthread_mutex_lock(&tc_lock);
+}
+
+void sb_tc_fork_parent(void)
+{
+	pthread_mutex_unlock(&tc_lock);
+}
+
+void sb_tc_fork_child(void)
+{
+	struct sb_tcache *tc = sb_tc;
+
+	if (tc->state == SB_TC_COUNTED)
+		tc = tc->real;
+	pthread_mutex_init(&tc_lock, NULL);
+	tc_list = NULL;
+	if (tc->state == SB_TC_LIVE) {
+		tc->next = tc->prev = NULL;
+		tc_list = tc;
+	}
+}

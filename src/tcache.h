@@ -1,0 +1,118 @@
+/*
+ * tcache.h - thread caches: per thread and bin, a loaded and a previous
+ * magazine, and the thread's page lists (tcache.c).  The lock-free front
+ * of every cache.
+ *
+ * Every field of struct sb_tcache is written by tcache.c or the inline
+ * functions below, except the embedded page lists, which are pcp.c's.
+ */
+#ifndef SB_TCACHE_H
+#define SB_TCACHE_H
+
+#include "common.h"
+#include "magazine.h"
+#include "pcp.h"
+
+#pragma GCC visibility push(hidden)
+
+struct sb_depot;
+
+/* A thread's two magazines for one bin, as in Bonwick and Adams (2001). */
+struct sb_bin {
+	struct sb_mag *loaded;
+	struct sb_mag *prev;
+};
+
+/*
+ * EMPTY and DEAD are the sentinels' states.  A COUNTED cache is the face a
+ * thread shows the fast paths when statistics are on: its magazines are
+ * the sentinel's and its page lists empty, so every call misses the fast
+ * path and is counted in a slow path, which works on the LIVE cache behind
+ * it.
+ */
+enum sb_tc_state { SB_TC_EMPTY, SB_TC_LIVE, SB_TC_DEAD, SB_TC_COUNTED };
+
+struct sb_tcache {
+	struct sb_bin bins[SB_NR_BINS];
+	struct sb_pcp pcp;
+	enum sb_tc_state state;
+	struct sb_tcache *real;		/* COUNTED: the thread's LIVE cache */
+	struct sb_tcache *face;		/* LIVE: the COUNTED face, or NULL */
+	struct sb_tcache *next, *prev;	/* every live thread cache */
+};
+
+/*
+ * The calling thread's cache.  Starts at a static sentinel whose magazines
+ * are empty with capacity 0, so the first malloc and free of a thread fail
+ * their fast-path test and set the real one up.  After thread exit it
+ * points at a dead sentinel of the same shape: late calls go to the slab
+ * layer directly.
+ */
+extern __thread struct sb_tcache *sb_tc __attribute__((tls_model("initial-exec")));
+
+/* The fast paths: a pop from, or a push onto, the loaded magazine of bin;
+ * false when it is empty (pop) or full (push), and the slow path takes
+ * over.  No lock, no atomic instruction, no call. */
+static inline bool sb_tc_pop(size_t bin, void **out)
+{
+	return sb_mag_pop(sb_tc->bins[bin].loaded, out);
+}
+
+static inline bool sb_tc_push(size_t bin, void *p, const char *func)
+{
+	return sb_mag_push(sb_tc->bins[bin].loaded, p, func);
+}
+
+/* The page lists of the fast paths: the thread's, or a COUNTED face's
+ * (always empty).  Pop only; pushes go through sb_tc_pcp_live(). */
+static inline struct sb_pcp *sb_tc_pcp_front(void)
+{
+	return &sb_tc->pcp;
+}
+
+/* The calling thread's page lists if its cache is live and not counted. */
+static inline struct sb_pcp *sb_tc_pcp_live(void)
+{
+	struct sb_tcache *tc = sb_tc;
+
+	return tc->state == SB_TC_LIVE ? &tc->pcp : NULL;
+}
+
+/* The calling thread's own page lists (creating its cache), or NULL. */
+struct sb_pcp *sb_tc_pcp(void);
+
+/* The slow paths: the other magazine, the depot, the slab layer.  NULL:
+ * no memory (errno is the caller's to set). */
+void *sb_tc_alloc_slow(unsigned bin, const char *func);
+void sb_tc_free_slow(unsigned bin, void *p, const char *func);
+
+/* Serve bin from depot d (cache.c, when a cache is set up). */
+void sb_tc_attach(unsigned bin, struct sb_depot *d);
+/* Return the calling thread's magazines and page blocks to the layers below. */
+void sb_tc_flush(const char *func);
+/* Every thread's magazines of bin to its depot (no thread may be using it). */
+void sb_tc_drain(unsigned bin, const char *func);
+
+/* From the library constructor: the thread-exit key. */
+void sb_tc_init(void);
+/* Statistics were just turned on: the caller's cache gets a face. */
+void sb_tc_start_counting(void);
+
+/* The calling thread's cache is valid: magazines of their bins' caches. */
+bool sb_tc_validate(void);
+
+struct sb_tc_counters {
+	size_t threads;
+	size_t obj_bytes;		/* objects in magazines */
+	size_t page_bytes;		/* blocks in page lists */
+};
+void sb_tc_counters(struct sb_tc_counters *out);
+
+/* Fork: tc_lock (fork.c). */
+void sb_tc_fork_prepare(void);
+void sb_tc_fork_parent(void);
+void sb_tc_fork_child(void);
+
+#pragma GCC visibility pop
+
+#endif /* SB_TCACHE_H */
