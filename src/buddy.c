@@ -467,6 +467,7 @@ void sb_buddy_make_slab(void *mem, struct sb_slab *s, unsigned bin)
 	struct sb_page *pg = &z->pages[page_index(mem)];
 	uint32_t i, n;
 
+	pthread_mutex_lock(&z->lock);
 	SB_ASSERT(pg->state == SB_PAGE_BLOCK);
 	n = pg->npages;
 	for (i = 0; i < n; i++) {
@@ -474,19 +475,25 @@ void sb_buddy_make_slab(void *mem, struct sb_slab *s, unsigned bin)
 		pg[i].bin = (uint8_t)bin;
 		__atomic_store_n(&pg[i].state, SB_PAGE_SLAB, __ATOMIC_RELEASE);
 	}
+	pthread_mutex_unlock(&z->lock);
 }
 
 void sb_buddy_free_slab(void *mem)
 {
 	struct sb_zone *z = zone_of(mem);
-	struct sb_page *pg = &z->pages[page_index(mem)];
-	uint32_t i, n = pg->npages;
+	uint32_t idx = page_index(mem), i, n;
+	struct sb_page *pg = &z->pages[idx];
 
+	pthread_mutex_lock(&z->lock);
 	SB_ASSERT(pg->state == SB_PAGE_SLAB);
+	n = pg->npages;
 	for (i = 1; i < n; i++)
 		__atomic_store_n(&pg[i].state, SB_PAGE_TAIL, __ATOMIC_RELAXED);
 	__atomic_store_n(&pg[0].state, SB_PAGE_BLOCK, __ATOMIC_RELEASE);
-	sb_buddy_free(mem);
+	free_range(z, idx, idx + n, true);
+	maybe_purge(z);
+	SB_ASSERT_FULL(validate_locked(z));
+	pthread_mutex_unlock(&z->lock);
 }
 
 /* ---- Validation -------------------------------------------------------- */
