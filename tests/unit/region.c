@@ -1,17 +1,28 @@
 /*
- * unit_region.c - regions, the registry, huge blocks and metadata
- * (region.c).
+ * tests/unit/region.c - regions, the registry, huge blocks, metadata and
+ * backing selection (region.c, registry.c, huge.c, meta.c, os.c).
  *
- * Specifies: regions are SB_REGION_SIZE aligned and registered over their
- * whole extent; sb_registry_lookup() answers for any address without
- * touching it; huge blocks are aligned, registered over their whole
- * reservation, resized in place within it and moved (contents kept) beyond
- * it, and unregistered when freed; metadata is zeroed and never inside a
- * region; SBMALLOC_HUGEPAGES=off gives 4 KiB backing.  Every test starts in
- * a fresh child with the registry mapped and no region; main() selects 4k
- * backing so that nothing here depends on the machine's huge page pool.
+ * Specifies: regions are made by the buddy allocator, one zone each, only
+ * when every zone is full; they are SB_REGION_SIZE aligned, writable, listed
+ * in creation order and registered over their whole extent;
+ * sb_registry_region() and sb_registry_huge() answer for any address
+ * without touching it; huge blocks are aligned, registered over their whole
+ * reservation (up to the next region boundary), resized in place within it
+ * and moved (contents kept) beyond it, and unregistered when freed;
+ * metadata is zeroed and never inside a region or huge block;
+ * SBMALLOC_HUGEPAGES selects the backing.  Every test starts in a fresh
+ * child with no region; main() selects 4k backing so that nothing here
+ * depends on the machine's huge page pool.  After every test that makes
+ * regions, every zone's validator runs.
  */
-#include "internal.h"
+#include "buddy.h"
+#include "config.h"
+#include "huge.h"
+#include "init.h"
+#include "meta.h"
+#include "os.h"
+#include "region.h"
+#include "registry.h"
 #include "../tap.h"
 
 #include <stdint.h>
@@ -19,14 +30,53 @@
 
 #define MiB ((size_t)1 << 20)
 #define PAGE SB_PAGE_SIZE
+#define BLOCKS_PER_REGION (SB_REGION_PAGES / SB_MAX_BLOCK_PAGES)
 
 /* ---- Helpers ----------------------------------------------------------- */
 
+/* Every zone's free lists, page states and counts agree. */
+static void check_zones(void)
+{
+	size_t i, n = sb_region_count();
+
+	for (i = 0; i < n; i++)
+		CHECKF(sb_buddy_validate(i), "sb_buddy_validate(%zu) failed", i);
+}
+
+/*
+ * A new region, all of it ours: every zone is full (the tests allocate
+ * nothing else from the buddy allocator), so the first top-order block
+ * makes the buddy allocator create one more zone, with everything but that
+ * block free, and the rest of its top-order blocks come from it.
+ */
 static struct sb_region *new_region(void)
 {
-	struct sb_region *r = sb_region_create();
+	size_t n = sb_region_count(), k;
+	struct sb_region *r = NULL;
+	struct sb_zone *z;
 
-	CHECK(r != NULL);
+	for (k = 0; k < BLOCKS_PER_REGION; k++) {
+		char *p = sb_buddy_alloc(SB_MAX_BLOCK_PAGES, 1);
+
+		CHECKF(p != NULL, "top-order block %zu of region %zu", k, n);
+		CHECKF(sb_region_count() == n + 1, "block %zu: %zu regions, want %zu", k,
+		       sb_region_count(), n + 1);
+		if (r == NULL) {
+			r = sb_region_at(n);
+			z = sb_zone_of_region(r);
+			CHECKF(z->free_pages == SB_REGION_PAGES - SB_MAX_BLOCK_PAGES,
+			       "new zone: %zu pages free", z->free_pages);
+			CHECKF(z->nr_free[SB_MAX_ORDER] == BLOCKS_PER_REGION - 1,
+			       "new zone: %zu free top-order blocks", z->nr_free[SB_MAX_ORDER]);
+		}
+		CHECKF(sb_registry_region(p) == r, "block %zu at %p not in the new region %p", k,
+		       (void *)p, (void *)r->base);
+		CHECK(sb_page_state(sb_page_of(p)) == SB_PAGE_BLOCK);
+	}
+	z = sb_zone_of_region(r);
+	CHECKF(z->free_pages == 0 && z->free_mask == 0, "full zone: %zu pages free, mask %#x",
+	       z->free_pages, z->free_mask);
+	CHECK(sb_buddy_validate(n));
 	return r;
 }
 
@@ -104,6 +154,48 @@ static void touch_byte(void *p)
 	*(volatile char *)p = 1;
 }
 
+/*
+ * Bytes of address space the registry gives to h from its base on, in
+ * whole registry slots, having checked that the slot before is not h's.
+ * (The descriptor is opaque: the registry is how a test sees the
+ * reservation.)
+ */
+static size_t registered_extent(struct sb_huge *h)
+{
+	char *base = sb_huge_base(h);
+	size_t len = 0;
+
+	CHECK(sb_registry_huge(base - 1) != h);
+	while (sb_registry_huge(base + len) == h) {
+		CHECKF(sb_registry_region(base + len) == NULL, "slot at %p is a region too",
+		       (void *)(base + len));
+		len += SB_REGION_SIZE;
+	}
+	return len;
+}
+
+/* Every half MiB of [base, base+len) maps to h, and none of it to a region. */
+static void check_registered(struct sb_huge *h, const char *base, size_t len)
+{
+	size_t off;
+
+	for (off = 0; off < len; off += MiB / 2) {
+		CHECKF(sb_registry_huge(base + off) == h, "offset %zu of %zu", off, len);
+		CHECKF(sb_registry_region(base + off) == NULL && sb_page_of(base + off) == NULL,
+		       "offset %zu of a huge block is in a region", off);
+	}
+	CHECK(sb_registry_huge(base + len - 1) == h);
+}
+
+static void check_huge_counters(size_t count, size_t bytes)
+{
+	struct sb_huge_counters hc;
+
+	sb_huge_counters(&hc, true);
+	CHECKF(hc.count == count && hc.bytes == bytes, "%zu huge blocks of %zu bytes, want %zu of %zu",
+	       hc.count, hc.bytes, count, bytes);
+}
+
 /* ---- Regions -------------------------------------------------------------- */
 
 TEST(regions_are_aligned_to_their_size_and_listed_in_creation_order)
@@ -114,16 +206,16 @@ TEST(regions_are_aligned_to_their_size_and_listed_in_creation_order)
 	CHECK(sb_region_count() == 0);
 	for (i = 0; i < 3; i++) {
 		r[i] = new_region();
-		CHECK(r[i]->kind == SB_MAP_REGION);
 		CHECKF((uintptr_t)r[i]->base % SB_REGION_SIZE == 0, "region %zu at %p", i,
 		       (void *)r[i]->base);
 		CHECK(r[i]->index == i);
 		CHECK(sb_region_count() == i + 1);
-		CHECK(sb_regions[i] == r[i]);
-		CHECK(r[i]->free_pages == 0 && r[i]->free_mask == 0);
+		CHECK(sb_region_at(i) == r[i]);
+		CHECK(r[i]->backing == SB_BACKING_4K);
 		for (j = 0; j < i; j++)
-			CHECK(r[j]->base != r[i]->base);
+			CHECK(r[j]->base != r[i]->base && sb_region_at(j) == r[j]);
 	}
+	check_zones();
 }
 
 TEST(region_memory_is_writable_everywhere)
@@ -136,49 +228,61 @@ TEST(region_memory_is_writable_everywhere)
 		r->base[off] = 1;
 	}
 	r->base[SB_REGION_SIZE - 1] = 1;
+	check_zones();
 }
 
 TEST(registry_lookup_finds_the_region_from_any_byte_inside_it)
 {
 	struct sb_region *a = new_region(), *b = new_region();
+	struct sb_zone *za = sb_zone_of_region(a);
 	size_t off;
 
-	CHECK(sb_registry_lookup(a->base) == a);
-	CHECK(sb_registry_lookup(a->base + SB_REGION_SIZE - 1) == a);
-	CHECK(sb_registry_lookup(b->base) == b);
-	CHECK(sb_registry_lookup(b->base + SB_REGION_SIZE - 1) == b);
-	for (off = 0; off < SB_REGION_SIZE; off += PAGE + 8)
-		CHECKF(sb_registry_lookup(a->base + off) == a, "offset %zu", off);
+	CHECK(sb_registry_region(a->base) == a);
+	CHECK(sb_registry_region(a->base + SB_REGION_SIZE - 1) == a);
+	CHECK(sb_registry_region(b->base) == b);
+	CHECK(sb_registry_region(b->base + SB_REGION_SIZE - 1) == b);
+	for (off = 0; off < SB_REGION_SIZE; off += PAGE + 8) {
+		CHECKF(sb_registry_region(a->base + off) == a, "offset %zu", off);
+		CHECKF(sb_registry_huge(a->base + off) == NULL, "offset %zu is a huge block", off);
+		CHECKF(sb_page_of(a->base + off) == &za->pages[off >> SB_PAGE_SHIFT],
+		       "offset %zu: wrong page descriptor", off);
+	}
+	check_zones();
 }
 
 TEST(registry_lookup_is_null_outside_every_region_and_never_reads_the_address)
 {
 	struct sb_region *r = new_region();
 	int on_stack = 0;
-	void *small = malloc(64), *large = malloc(64 * MiB);
+	void *small = malloc(64), *large = malloc(64 * MiB), *meta = sb_meta_alloc(64);
 	void *none = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	void *gone = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	void *below = r->base - 1, *above = r->base + SB_REGION_SIZE;
+	void *foreign[] = {
+		&on_stack, small, large, meta, (void *)&new_region,
+		none,		/* PROT_NONE: reading it would fault */
+		gone,		/* unmapped */
+		NULL,
+		(void *)((uintptr_t)1 << SB_ADDR_BITS),
+		(void *)((uintptr_t)1 << 56),
+		(void *)-1,
+		(void *)((uintptr_t)-1 << SB_ADDR_BITS),
+	};
 	struct sb_region *o;
+	size_t i;
 
-	CHECK(small && large && none != MAP_FAILED && gone != MAP_FAILED);
+	CHECK(small && large && meta && none != MAP_FAILED && gone != MAP_FAILED);
 	CHECK(munmap(gone, PAGE) == 0);
-	CHECK(sb_registry_lookup(&on_stack) == NULL);
-	CHECK(sb_registry_lookup(small) == NULL);
-	CHECK(sb_registry_lookup(large) == NULL);
-	CHECK(sb_registry_lookup((void *)&new_region) == NULL);
-	CHECK(sb_registry_lookup(none) == NULL);	/* PROT_NONE: reading it would fault */
-	CHECK(sb_registry_lookup(gone) == NULL);	/* unmapped */
-	CHECK(sb_registry_lookup(NULL) == NULL);
-	CHECK(sb_registry_lookup((void *)((uintptr_t)1 << SB_ADDR_BITS)) == NULL);
-	CHECK(sb_registry_lookup((void *)((uintptr_t)1 << 56)) == NULL);
-	CHECK(sb_registry_lookup((void *)-1) == NULL);
-	CHECK(sb_registry_lookup((void *)((uintptr_t)-1 << SB_ADDR_BITS)) == NULL);
+	for (i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+		CHECKF(sb_registry_region(foreign[i]) == NULL, "region for %p", foreign[i]);
+		CHECKF(sb_registry_huge(foreign[i]) == NULL, "huge block for %p", foreign[i]);
+		CHECKF(sb_page_of(foreign[i]) == NULL, "page descriptor for %p", foreign[i]);
+	}
 	/* Just outside r: nothing, or a neighbouring region that holds it. */
-	o = sb_registry_lookup(below);
+	o = sb_registry_region(below);
 	CHECK(o != r);
 	CHECK(o == NULL || (o->base <= (char *)below && (char *)below < o->base + SB_REGION_SIZE));
-	o = sb_registry_lookup(above);
+	o = sb_registry_region(above);
 	CHECK(o != r);
 	CHECK(o == NULL || (o->base <= (char *)above && (char *)above < o->base + SB_REGION_SIZE));
 	free(small);
@@ -191,12 +295,16 @@ TEST(region_counters_count_regions)
 
 	new_region();
 	new_region();
-	sb_region_counters(&rc, true);
+	sb_region_counters(&rc);
 	CHECK(rc.regions == 2);
 	CHECK(rc.region_bytes == 2 * SB_REGION_SIZE);
 	CHECK(rc.hugetlb_regions == 0 && rc.thp_regions == 0);
-	CHECK(rc.meta_bytes >= 2 * sizeof(struct sb_region));
-	CHECK(rc.huge_count == 0 && rc.huge_bytes == 0);
+	/* the zones' descriptors (with the page descriptors) are counted */
+	CHECKF(sb_buddy_desc_bytes() >= 2 * sizeof(struct sb_zone), "descriptors: %zu bytes",
+	       sb_buddy_desc_bytes());
+	CHECKF(sb_os_mapped_peak() == 2 * SB_REGION_SIZE, "mapped peak %zu", sb_os_mapped_peak());
+	check_huge_counters(0, 0);
+	check_zones();
 }
 
 /* ---- Backing ----------------------------------------------------------------- */
@@ -208,7 +316,7 @@ TEST(hugepages_off_gives_4k_backing)
 	char flags[256];
 	long anon_huge;
 
-	sb_config.hugepages = SB_HUGEPAGES_AUTO;
+	sb_config_set_hugepages(SB_HUGEPAGES_AUTO);
 	CHECK(setenv("SBMALLOC_HUGEPAGES", "off", 1) == 0);
 	sb_config_init();
 	CHECK(sb_config.hugepages == SB_HUGEPAGES_OFF);
@@ -216,7 +324,7 @@ TEST(hugepages_off_gives_4k_backing)
 	r = new_region();
 	CHECKF(r->backing == SB_BACKING_4K, "backing %s", sb_backing_name(r->backing));
 	CHECK(strcmp(sb_backing_name(r->backing), "4k") == 0);
-	sb_region_counters(&rc, true);
+	sb_region_counters(&rc);
 	CHECK(rc.hugetlb_regions == 0 && rc.thp_regions == 0);
 	memset(r->base, 1, 4 * SB_HUGE_PAGE_SIZE);
 	CHECK(smaps_of(r->base, flags, sizeof(flags), &anon_huge));
@@ -230,16 +338,20 @@ TEST(explicit_thp_advises_transparent_huge_pages_from_the_first_region)
 {
 	char mode[128] = "", flags[256];
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	struct sb_region_counters rc;
 	struct sb_region *r;
 	long anon_huge;
 
 	if (f == NULL || fgets(mode, sizeof(mode), f) == NULL || strstr(mode, "[never]"))
 		tap_skip("transparent huge pages are not available");
 	fclose(f);
-	sb_config.hugepages = SB_HUGEPAGES_THP;
-	sb_config.hugepages_set = true;
+	sb_config_set_hugepages(SB_HUGEPAGES_THP);
 	r = new_region();
+	CHECK(r->index == 0);
 	CHECKF(r->backing == SB_BACKING_THP, "backing %s", sb_backing_name(r->backing));
+	CHECK(strcmp(sb_backing_name(r->backing), "thp") == 0);
+	sb_region_counters(&rc);
+	CHECK(rc.thp_regions == 1 && rc.hugetlb_regions == 0);
 	CHECK(smaps_of(r->base, flags, sizeof(flags), &anon_huge));
 	CHECKF(has_flag(flags, "hg"), "VmFlags:%s", flags);
 	CHECKF(!has_flag(flags, "ht") && !has_flag(flags, "nh"), "VmFlags:%s", flags);
@@ -257,7 +369,7 @@ TEST(default_mode_leaves_huge_pages_to_the_kernel_setting)
 	fclose(f);
 	CHECK(unsetenv("SBMALLOC_HUGEPAGES") == 0);
 	sb_config_init();
-	CHECK(sb_config.hugepages == SB_HUGEPAGES_KERNEL && !sb_config.hugepages_set);
+	CHECK(sb_config.hugepages == SB_HUGEPAGES_KERNEL);
 	CHECK(sb_region_count() == 0);
 	first = new_region();
 	second = new_region();
@@ -279,8 +391,7 @@ TEST(auto_mode_advises_thp_for_every_region_but_the_first)
 	if (f == NULL || fgets(mode, sizeof(mode), f) == NULL || !strstr(mode, "[madvise]"))
 		tap_skip("transparent huge pages are not in madvise mode");
 	fclose(f);
-	sb_config.hugepages = SB_HUGEPAGES_AUTO;
-	sb_config.hugepages_set = true;
+	sb_config_set_hugepages(SB_HUGEPAGES_AUTO);
 	CHECK(sb_region_count() == 0);
 	first = new_region();
 	second = new_region();
@@ -290,6 +401,7 @@ TEST(auto_mode_advises_thp_for_every_region_but_the_first)
 	CHECKF(second->backing == SB_BACKING_THP, "second %s", sb_backing_name(second->backing));
 	CHECK(smaps_of(second->base, flags, sizeof(flags), &anon_huge));
 	CHECKF(has_flag(flags, "hg"), "VmFlags:%s", flags);
+	check_zones();
 }
 
 /* ---- Huge blocks ---------------------------------------------------------- */
@@ -297,43 +409,42 @@ TEST(auto_mode_advises_thp_for_every_region_but_the_first)
 TEST(huge_block_is_aligned_writable_and_registered_over_its_reservation)
 {
 	struct sb_huge *h = sb_huge_alloc(6 * MiB, 64 * MiB);
-	struct sb_region_counters rc;
-	size_t off;
+	char *base;
+	size_t off, reserved;
 
 	CHECK(h != NULL);
-	CHECK(h->kind == SB_MAP_HUGE);
-	CHECKF((uintptr_t)h->base % (64 * MiB) == 0, "base %p", (void *)h->base);
-	CHECKF(h->size == 6 * MiB, "size %zu", h->size);
-	CHECKF(h->reserved >= h->size && h->reserved % SB_REGION_SIZE == 0, "reserved %zu",
-	       h->reserved);
-	for (off = 0; off < h->reserved; off += MiB / 2)
-		CHECKF(sb_registry_lookup(h->base + off) == h, "offset %zu of %zu reserved", off,
-		       h->reserved);
-	CHECK(sb_registry_lookup(h->base + h->reserved - 1) == h);
-	CHECK(sb_registry_lookup(h->base + h->reserved) != h);
-	CHECK(sb_registry_lookup(h->base - 1) != h);
-	for (off = 0; off < h->size; off += PAGE)
-		CHECK(h->base[off] == 0);
-	memset(h->base, 0x5a, h->size);
-	/* the descriptor itself is metadata, outside the block */
-	CHECK(sb_registry_lookup(h) == NULL);
-	sb_region_counters(&rc, true);
-	CHECK(rc.huge_count == 1 && rc.huge_bytes == 6 * MiB);
+	base = sb_huge_base(h);
+	CHECKF((uintptr_t)base % (64 * MiB) == 0, "base %p", (void *)base);
+	CHECKF(sb_huge_size(h) == 6 * MiB, "size %zu", sb_huge_size(h));
+	reserved = registered_extent(h);
+	CHECKF(reserved == SB_REGION_SIZE, "registered over %zu bytes", reserved);
+	check_registered(h, base, reserved);
+	CHECK(sb_registry_huge(base + reserved) != h);
+	for (off = 0; off < sb_huge_size(h); off += PAGE)
+		CHECK(base[off] == 0);
+	memset(base, 0x5a, sb_huge_size(h));
+	/* the descriptor itself is metadata, outside the block and every region */
+	CHECK(sb_registry_huge(h) == NULL && sb_registry_region(h) == NULL);
+	check_huge_counters(1, 6 * MiB);
+	CHECKF(sb_os_mapped_peak() == 6 * MiB, "mapped peak %zu", sb_os_mapped_peak());
+	CHECK(sb_region_count() == 0);
 }
 
 TEST(huge_block_without_alignment_is_region_aligned_and_registered)
 {
 	struct sb_huge *h = sb_huge_alloc(6 * MiB + 100, 0);
-	size_t off;
+	char *base;
+	size_t reserved;
 
 	CHECK(h != NULL);
-	CHECKF((uintptr_t)h->base % SB_REGION_SIZE == 0, "base %p", (void *)h->base);
-	CHECKF(h->size >= 6 * MiB + 100 && h->size % PAGE == 0, "size %zu", h->size);
-	CHECK(h->reserved >= h->size && h->reserved % SB_REGION_SIZE == 0);
-	for (off = 0; off < h->reserved; off += MiB)
-		CHECK(sb_registry_lookup(h->base + off) == h);
-	CHECK(sb_registry_lookup(h->base + h->reserved) != h);
-	memset(h->base, 0x3c, h->size);
+	base = sb_huge_base(h);
+	CHECKF((uintptr_t)base % SB_REGION_SIZE == 0, "base %p", (void *)base);
+	CHECKF(sb_huge_size(h) == sb_align_up(6 * MiB + 100, PAGE), "size %zu", sb_huge_size(h));
+	reserved = registered_extent(h);
+	CHECKF(reserved == SB_REGION_SIZE, "registered over %zu bytes", reserved);
+	check_registered(h, base, reserved);
+	memset(base, 0x3c, sb_huge_size(h));
+	check_huge_counters(1, sb_align_up(6 * MiB + 100, PAGE));
 }
 
 static void fill_pattern(char *p, size_t len)
@@ -356,58 +467,57 @@ static bool has_pattern(const char *p, size_t len)
 
 TEST(huge_resize_grows_in_place_within_the_reservation)
 {
-	struct sb_huge *h = sb_huge_alloc(6 * MiB, 64 * MiB), *before;
-	struct sb_region_counters rc;
+	struct sb_huge *h = sb_huge_alloc(6 * MiB, 64 * MiB);
 	char *base;
 	size_t reserved;
 
 	CHECK(h != NULL);
-	before = h;
-	base = h->base;
-	reserved = h->reserved;
+	base = sb_huge_base(h);
+	reserved = registered_extent(h);
 	CHECK(reserved >= 20 * MiB);
 	fill_pattern(base, 6 * MiB);
 
-	CHECK(sb_huge_resize(&h, 20 * MiB));
-	CHECK(h == before);
-	CHECKF(h->base == base, "moved from %p to %p", (void *)base, (void *)h->base);
-	CHECK(h->size == 20 * MiB && h->reserved == reserved);
+	CHECK(sb_huge_resize(h, 20 * MiB));
+	CHECKF(sb_huge_base(h) == base, "moved from %p to %p", (void *)base, sb_huge_base(h));
+	CHECK(sb_huge_size(h) == 20 * MiB);
+	CHECK(registered_extent(h) == reserved);
 	CHECK(has_pattern(base, 6 * MiB));
 	CHECK(base[6 * MiB] == 0 && base[20 * MiB - 1] == 0);
 	memset(base + 6 * MiB, 0x11, 14 * MiB);
-	CHECK(sb_registry_lookup(base + 20 * MiB - 1) == h);
-	sb_region_counters(&rc, true);
-	CHECK(rc.huge_count == 1 && rc.huge_bytes == 20 * MiB);
+	CHECK(sb_registry_huge(base + 20 * MiB - 1) == h);
+	check_huge_counters(1, 20 * MiB);
 }
 
 TEST(huge_resize_moves_beyond_the_reservation_keeping_contents)
 {
 	struct sb_huge *h = sb_huge_alloc(6 * MiB, 0);
-	struct sb_region_counters rc;
-	char *old;
-	size_t old_reserved, off;
+	char *old, *base;
+	size_t old_reserved, reserved, off;
 
 	CHECK(h != NULL);
-	old = h->base;
-	old_reserved = h->reserved;
+	old = sb_huge_base(h);
+	old_reserved = registered_extent(h);
+	CHECK(old_reserved < 40 * MiB);
 	fill_pattern(old, 6 * MiB);
 
-	CHECK(sb_huge_resize(&h, 40 * MiB));
-	CHECK(h->size == 40 * MiB);
-	CHECKF(h->reserved >= 40 * MiB && h->reserved % SB_REGION_SIZE == 0, "reserved %zu",
-	       h->reserved);
-	CHECK((uintptr_t)h->base % SB_REGION_SIZE == 0);
-	CHECK(has_pattern(h->base, 6 * MiB));
-	CHECK(h->base[6 * MiB] == 0 && h->base[40 * MiB - 1] == 0);
-	memset(h->base + 6 * MiB, 0x22, 34 * MiB);
-	for (off = 0; off < h->reserved; off += MiB)
-		CHECKF(sb_registry_lookup(h->base + off) == h, "offset %zu", off);
-	if (h->base != old)
+	CHECK(sb_huge_resize(h, 40 * MiB));
+	base = sb_huge_base(h);
+	CHECK(sb_huge_size(h) == 40 * MiB);
+	CHECK((uintptr_t)base % SB_REGION_SIZE == 0);
+	reserved = registered_extent(h);
+	CHECKF(reserved == sb_align_up(40 * MiB, SB_REGION_SIZE), "registered over %zu bytes",
+	       reserved);
+	check_registered(h, base, reserved);
+	CHECK(has_pattern(base, 6 * MiB));
+	CHECK(base[6 * MiB] == 0 && base[40 * MiB - 1] == 0);
+	memset(base + 6 * MiB, 0x22, 34 * MiB);
+	if (base != old) {
 		for (off = 0; off < old_reserved; off += MiB)
-			CHECKF(sb_registry_lookup(old + off) == NULL,
+			CHECKF(sb_registry_huge(old + off) == NULL,
 			       "old reservation still registered at offset %zu", off);
-	sb_region_counters(&rc, true);
-	CHECK(rc.huge_count == 1 && rc.huge_bytes == 40 * MiB);
+		CHECK(!range_is_mapped(old, PAGE));
+	}
+	check_huge_counters(1, 40 * MiB);
 }
 
 TEST(huge_resize_shrinks_in_place_and_unmaps_the_tail)
@@ -416,63 +526,71 @@ TEST(huge_resize_shrinks_in_place_and_unmaps_the_tail)
 	char *base;
 
 	CHECK(h != NULL);
-	base = h->base;
+	base = sb_huge_base(h);
 	fill_pattern(base, 20 * MiB);
-	CHECK(sb_huge_resize(&h, 8 * MiB));
-	CHECK(h->base == base && h->size == 8 * MiB);
+	CHECK(sb_huge_resize(h, 8 * MiB));
+	CHECK(sb_huge_base(h) == base && sb_huge_size(h) == 8 * MiB);
 	CHECK(has_pattern(base, 8 * MiB));
+	check_huge_counters(1, 8 * MiB);
 	/* the reservation stays ours; its tail is no longer accessible */
-	CHECK(sb_registry_lookup(base + 10 * MiB) == h);
+	CHECK(registered_extent(h) == SB_REGION_SIZE);
+	CHECK(sb_registry_huge(base + 10 * MiB) == h);
 	CHECK(dies_of(SIGSEGV, touch_byte, base + 8 * MiB));
 	CHECK(dies_of(SIGSEGV, touch_byte, base + 20 * MiB - 1));
 	/* and it can grow back in place */
-	CHECK(sb_huge_resize(&h, 16 * MiB));
-	CHECK(h->base == base && has_pattern(base, 8 * MiB) && base[8 * MiB] == 0);
+	CHECK(sb_huge_resize(h, 16 * MiB));
+	CHECK(sb_huge_base(h) == base && has_pattern(base, 8 * MiB) && base[8 * MiB] == 0);
+	check_huge_counters(1, 16 * MiB);
 }
 
 TEST(huge_free_unregisters_and_unmaps_the_block)
 {
 	struct sb_huge *h = sb_huge_alloc(6 * MiB, 64 * MiB);
-	struct sb_region_counters rc;
+	struct sb_huge_counters hc;
 	char *base;
 	size_t reserved, off;
 
 	CHECK(h != NULL);
-	base = h->base;
-	reserved = h->reserved;
+	base = sb_huge_base(h);
+	reserved = registered_extent(h);
+	CHECK(reserved == SB_REGION_SIZE);
 	memset(base, 1, 6 * MiB);
 	sb_huge_free(h);
 	for (off = 0; off < reserved; off += MiB)
-		CHECKF(sb_registry_lookup(base + off) == NULL, "offset %zu still registered", off);
+		CHECKF(sb_registry_huge(base + off) == NULL, "offset %zu still registered", off);
 	CHECK(!range_is_mapped(base, PAGE));
 	CHECK(!range_is_mapped(base + 6 * MiB - PAGE, PAGE));
 	CHECK(!range_is_mapped(base + reserved - PAGE, PAGE));
-	sb_region_counters(&rc, true);
-	CHECK(rc.huge_count == 0 && rc.huge_bytes == 0);
+	sb_huge_counters(&hc, true);
+	CHECK(hc.count == 0 && hc.bytes == 0 && hc.total == 1);
 }
 
 /* ---- Metadata ---------------------------------------------------------- */
 
 TEST(meta_alloc_returns_zeroed_memory_outside_every_region)
 {
-	struct sb_region *r = new_region();
+	struct sb_huge *h = sb_huge_alloc(6 * MiB, 0);
 	size_t size, i, k;
 	void *ps[2000];
 
-	(void)r;
+	new_region();
+	CHECK(h != NULL);
 	for (size = 1; size <= 512; size += 37) {
 		for (i = 0; i < 2000; i++) {
 			unsigned char *p = sb_meta_alloc(size);
 
 			CHECKF(p != NULL, "size %zu", size);
 			CHECKF((uintptr_t)p % 16 == 0, "size %zu at %p", size, (void *)p);
-			CHECKF(sb_registry_lookup(p) == NULL && sb_registry_lookup(p + size - 1) == NULL,
+			CHECKF(sb_registry_region(p) == NULL && sb_registry_region(p + size - 1) == NULL &&
+			       sb_registry_huge(p) == NULL && sb_registry_huge(p + size - 1) == NULL,
 			       "size %zu at %p is inside a region or huge block", size, (void *)p);
 			for (k = 0; k < size; k++)
 				CHECKF(p[k] == 0, "size %zu: byte %zu is %#x", size, k, p[k]);
 			memset(p, 0xff, size);
 			ps[i] = p;
 		}
+		CHECKF(sb_meta_bytes() >= 2000 * sb_align_up(size, 16), "%zu bytes of metadata",
+		       sb_meta_bytes());
 		/* freed and allocated again: zeroed again */
 		for (i = 0; i < 2000; i++)
 			sb_meta_free(ps[i], size);
@@ -484,6 +602,48 @@ TEST(meta_alloc_returns_zeroed_memory_outside_every_region)
 				CHECKF(p[k] == 0, "reused size %zu: byte %zu is %#x", size, k, p[k]);
 		}
 	}
+}
+
+/* ---- The buddy validator catches a broken zone ----------------------------- */
+
+static bool validate_zone_quietly(size_t i, char *out, size_t len)
+{
+	int fds[2], saved;
+	ssize_t n;
+	size_t got = 0;
+	bool ok;
+
+	CHECK(pipe(fds) == 0);
+	saved = dup(2);
+	CHECK(saved >= 0);
+	CHECK(dup2(fds[1], 2) == 2);
+	ok = sb_buddy_validate(i);
+	CHECK(dup2(saved, 2) == 2);
+	close(saved);
+	close(fds[1]);
+	while (got < len - 1 && (n = read(fds[0], out + got, len - 1 - got)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	close(fds[0]);
+	return ok;
+}
+
+TEST(buddy_validate_catches_a_wrong_free_block_count_in_a_zone)
+{
+	struct sb_region *r = new_region();
+	struct sb_zone *z = sb_zone_of_region(r);
+	char out[512], want[128];
+
+	sb_buddy_free(r->base);		/* one free top-order block */
+	CHECK(z->nr_free[SB_MAX_ORDER] == 1);
+	CHECK(sb_buddy_validate(r->index));
+	z->nr_free[SB_MAX_ORDER]++;
+	CHECK(!validate_zone_quietly(r->index, out, sizeof(out)));
+	snprintf(want, sizeof(want), "sbmalloc: buddy: invalid: free block count wrong for order 0x%x\n",
+		 SB_MAX_ORDER);
+	CHECKF(strstr(out, want) != NULL, "stderr \"%s\" lacks \"%s\"", out, want);
+	z->nr_free[SB_MAX_ORDER]--;
+	CHECK(sb_buddy_validate(r->index));
 }
 
 int main(int argc, char **argv)
@@ -506,12 +666,14 @@ int main(int argc, char **argv)
 			huge_resize_shrinks_in_place_and_unmaps_the_tail,
 			huge_free_unregisters_and_unmaps_the_block,
 			meta_alloc_returns_zeroed_memory_outside_every_region)
+		TAP_APPLY(TAP_CASE,
+			buddy_validate_catches_a_wrong_free_block_count_in_a_zone)
 	};
 
-	sb_config_init();
-	sb_config.hugepages = SB_HUGEPAGES_OFF;
-	if (!sb_region_init()) {
-		printf("Bail out! sb_region_init failed\n");
+	sb_global_init();
+	sb_config_set_hugepages(SB_HUGEPAGES_OFF);
+	if (sb_region_count() != 0) {
+		printf("Bail out! a region exists before any test\n");
 		return 1;
 	}
 	return tap_main_many(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));

@@ -1,70 +1,116 @@
 /*
- * unit_slab.c - slab caches (slab.c).
+ * tests/unit/slab.c - slab caches (slab.c).
  *
  * Specifies: the partial/full/empty transitions and the reserve of one
  * empty slab, allocation order (partial before empty before new), slab
  * colouring, slab sizing for every size class, reclaim, detection of
- * double and invalid frees, and sb_slab_is_object.  Each test runs in a
- * fresh child where sb_slab_init() has run but no slab exists yet.  The
- * behaviours are checked on caches of our own (96 and 1008 bytes) and on
- * every size cache sb_size_caches[].
+ * double and invalid frees, sb_slab_is_object, and that sb_slab_validate()
+ * and sb_buddy_validate() catch a broken slab.  Each test runs in a fresh
+ * child where sb_global_init() has run but no region or slab exists yet.
+ * The behaviours are checked on slab caches of our own (96 and 1008 bytes,
+ * bin SB_NO_BIN) and on the slab cache of every size class; the depots and
+ * thread caches in front of the size classes are not used.  After each
+ * operation the cache's validator runs, and every zone's after pages went
+ * back to the buddy allocator.
  */
-#include "internal.h"
+#include "buddy.h"
+#include "cache.h"
+#include "config.h"
+#include "init.h"
+#include "reclaim.h"
+#include "region.h"
+#include "registry.h"
+#include "sizeclass.h"
+#include "slab.h"
+#include "sbmalloc.h"
 #include "../tap.h"
 
 #include <stdint.h>
 
 #define PAGE SB_PAGE_SIZE
 
-static struct sb_cache cache96, cache1008;
+static struct sb_slab_cache cache96, cache1008;
 
 /* ---- Helpers ----------------------------------------------------------- */
 
 static struct sb_region *region_of(const void *p)
 {
-	struct sb_region *r = sb_registry_lookup(p);
+	struct sb_region *r = sb_registry_region(p);
 
-	CHECKF(r != NULL && r->kind == SB_MAP_REGION, "%p is in no region", p);
+	CHECKF(r != NULL, "%p is in no region", p);
 	return r;
+}
+
+static struct sb_zone *zone_of(const void *p)
+{
+	return sb_zone_of_region(region_of(p));
+}
+
+static struct sb_page *page_of(const void *p)
+{
+	struct sb_page *pg = sb_page_of(p);
+
+	CHECKF(pg != NULL, "%p has no page descriptor", p);
+	return pg;
 }
 
 static struct sb_slab *slab_of(const void *p)
 {
-	struct sb_page *pg = sb_region_page(region_of(p), p);
+	struct sb_page *pg = page_of(p);
 
-	CHECKF(pg->state == SB_PAGE_SLAB, "%p: page state %u, not SLAB", p, pg->state);
-	CHECK(pg->slab != NULL);
-	return pg->slab;
+	CHECKF(sb_page_state(pg) == SB_PAGE_SLAB, "%p: page state %u, not SLAB", p,
+	       sb_page_state(pg));
+	CHECK(sb_page_slab(pg) != NULL);
+	return sb_page_slab(pg);
 }
 
-/* Our two caches and every size cache; returns how many. */
-static size_t all_caches(struct sb_cache **out)
+static struct sb_slab_cache *class_cache(unsigned cls)
+{
+	return sb_cache_slab(sb_cache_of_class(cls));
+}
+
+/* Our two caches and the slab cache of every size class; returns how many. */
+static size_t all_caches(struct sb_slab_cache **out)
 {
 	size_t n = 0;
 	unsigned i;
 
-	sb_cache_setup(&cache96, "test-96", 96, 0);
-	sb_cache_setup(&cache1008, "test-1008", 1008, 0);
+	sb_slab_cache_init(&cache96, "test-96", 96, 0, SB_NO_BIN);
+	sb_slab_cache_init(&cache1008, "test-1008", 1008, 0, SB_NO_BIN);
 	out[n++] = &cache96;
 	out[n++] = &cache1008;
-	for (i = 0; i < sb_nr_classes; i++)
-		out[n++] = &sb_size_caches[i];
+	for (i = 0; i < SB_NR_CLASSES; i++)
+		out[n++] = class_cache(i);
 	return n;
 }
 
-static size_t list_count(struct sb_cache *c, enum sb_slab_list l)
+static size_t list_count(struct sb_slab_cache *c, enum sb_slab_list l)
 {
 	return c->lists[l].count;
 }
 
-static void **alloc_n(struct sb_cache *c, size_t n)
+static void *alloc_one(struct sb_slab_cache *c)
+{
+	void *p = NULL;
+
+	if (sb_slab_alloc_batch(c, &p, 1, "malloc") != 1)
+		return NULL;
+	return p;
+}
+
+static void free_one(struct sb_slab_cache *c, void *p)
+{
+	sb_slab_free_batch(c, &p, 1, "free");
+}
+
+static void **alloc_n(struct sb_slab_cache *c, size_t n)
 {
 	void **v = calloc(n, sizeof(*v));
 	size_t i;
 
 	CHECK(v != NULL);
 	for (i = 0; i < n; i++) {
-		v[i] = sb_slab_alloc(c);
+		v[i] = alloc_one(c);
 		CHECKF(v[i] != NULL, "%s: object %zu of %zu", c->name, i, n);
 	}
 	return v;
@@ -75,12 +121,71 @@ static void free_all(void **v, size_t from, size_t to)
 	size_t i;
 
 	for (i = from; i < to; i++)
-		sb_slab_free(slab_of(v[i]), v[i], "free");
+		free_one(sb_slab_cache_of(slab_of(v[i])), v[i]);
+}
+
+#define CHECK_SLAB_VALID(c) CHECKF(sb_slab_validate(c), "%s: sb_slab_validate failed", (c)->name)
+
+/* Every zone's free lists, page states and counts agree. */
+static void check_zones(void)
+{
+	size_t i, n = sb_region_count();
+
+	for (i = 0; i < n; i++)
+		CHECKF(sb_buddy_validate(i), "sb_buddy_validate(%zu) failed", i);
+}
+
+/*
+ * Run a validator with stderr going into a pipe; returns its result, with
+ * what it wrote in out (NUL-terminated).  A validator writes one line.
+ */
+static bool quietly(bool (*validate)(void *), void *arg, char *out, size_t len)
+{
+	int fds[2], saved;
+	ssize_t n;
+	size_t got = 0;
+	bool ok;
+
+	CHECK(pipe(fds) == 0);
+	saved = dup(2);
+	CHECK(saved >= 0);
+	CHECK(dup2(fds[1], 2) == 2);
+	ok = validate(arg);
+	CHECK(dup2(saved, 2) == 2);
+	close(saved);
+	close(fds[1]);
+	while (got < len - 1 && (n = read(fds[0], out + got, len - 1 - got)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	close(fds[0]);
+	return ok;
+}
+
+static bool validate_slab(void *c)
+{
+	return sb_slab_validate(c);
+}
+
+static bool validate_zone(void *i)
+{
+	return sb_buddy_validate(*(size_t *)i);
+}
+
+/* The validator fails, naming layer and what, and the address v. */
+static void check_invalid(bool (*validate)(void *), void *arg, const char *layer,
+			  const char *what, uintptr_t v)
+{
+	char out[512], want[160];
+
+	CHECKF(!quietly(validate, arg, out, sizeof(out)), "the %s validator passed", layer);
+	snprintf(want, sizeof(want), "sbmalloc: %s: invalid: %s 0x%lx\n", layer, what,
+		 (unsigned long)v);
+	CHECKF(strstr(out, want) != NULL, "stderr \"%s\" lacks \"%s\"", out, want);
 }
 
 /* ---- Lists --------------------------------------------------------------- */
 
-static void check_fill_one_slab(struct sb_cache *c)
+static void check_fill_one_slab(struct sb_slab_cache *c)
 {
 	size_t n = c->objs_per_slab, i, k;
 	void **v = alloc_n(c, n);
@@ -97,8 +202,12 @@ static void check_fill_one_slab(struct sb_cache *c)
 	CHECK(s->list == SB_SLAB_FULL && s->nfree == 0 && s->cache == c);
 	CHECK(c->active_objs == n);
 	for (i = 0; i < c->pages_per_slab; i++) {
-		struct sb_page *pg = sb_region_page(region_of(s->mem), s->mem + i * PAGE);
-		CHECKF(pg->state == SB_PAGE_SLAB && pg->slab == s, "%s: page %zu of the slab", c->name, i);
+		struct sb_page *pg = page_of(s->mem + i * PAGE);
+
+		CHECKF(sb_page_state(pg) == SB_PAGE_SLAB && sb_page_slab(pg) == s,
+		       "%s: page %zu of the slab", c->name, i);
+		CHECKF(sb_page_bin(pg) == c->bin, "%s: page %zu has bin %u, cache %u", c->name, i,
+		       sb_page_bin(pg), c->bin);
 	}
 	/* Distinct objects inside the slab's pages: write each whole, then
 	 * check that no write spilled over another object. */
@@ -112,47 +221,54 @@ static void check_fill_one_slab(struct sb_cache *c)
 		for (k = 0; k < c->size; k++)
 			CHECKF(((unsigned char *)v[i])[k] == (i & 0xff), "%s: object %zu overwritten",
 			       c->name, i);
+	CHECK_SLAB_VALID(c);
 	free(v);
 }
 
 TEST(allocating_objs_per_slab_objects_fills_one_slab)
 {
-	struct sb_cache *caches[2 + SB_NR_CLASSES];
+	struct sb_slab_cache *caches[2 + SB_NR_CLASSES];
 	size_t i, n = all_caches(caches);
 
 	for (i = 0; i < n; i++)
 		check_fill_one_slab(caches[i]);
+	check_zones();
 }
 
 TEST(freeing_one_object_of_a_full_slab_makes_it_partial)
 {
-	struct sb_cache *caches[2 + SB_NR_CLASSES];
-	size_t i, n = all_caches(caches);
+	struct sb_slab_cache *caches[2 + SB_NR_CLASSES];
+	size_t i, n = all_caches(caches), tested = 0;
 
 	for (i = 0; i < n; i++) {
-		struct sb_cache *c = caches[i];
+		struct sb_slab_cache *c = caches[i];
 		void **v = alloc_n(c, c->objs_per_slab);
 		struct sb_slab *s = slab_of(v[0]);
 
+		CHECK_SLAB_VALID(c);
 		if (c->objs_per_slab == 1)
 			continue;	/* a one-object slab goes from full to empty */
-		sb_slab_free(s, v[c->objs_per_slab / 2], "free");
+		tested++;
+		free_one(c, v[c->objs_per_slab / 2]);
 		CHECKF(s->list == SB_SLAB_PARTIAL && s->nfree == 1, "%s: list %u nfree %u",
 		       c->name, s->list, s->nfree);
 		CHECK(list_count(c, SB_SLAB_PARTIAL) == 1 && c->lists[SB_SLAB_PARTIAL].first == s);
 		CHECK(list_count(c, SB_SLAB_FULL) == 0 && list_count(c, SB_SLAB_EMPTY) == 0);
 		CHECK(c->active_objs == c->objs_per_slab - 1u);
+		CHECK_SLAB_VALID(c);
 		free(v);
 	}
+	CHECK(tested >= 2);
+	check_zones();
 }
 
 TEST(a_slab_with_every_object_free_is_kept_on_the_empty_list)
 {
-	struct sb_cache *caches[2 + SB_NR_CLASSES];
+	struct sb_slab_cache *caches[2 + SB_NR_CLASSES];
 	size_t i, n = all_caches(caches);
 
 	for (i = 0; i < n; i++) {
-		struct sb_cache *c = caches[i];
+		struct sb_slab_cache *c = caches[i];
 		void **v = alloc_n(c, c->objs_per_slab);
 		struct sb_slab *s = slab_of(v[0]);
 
@@ -163,52 +279,57 @@ TEST(a_slab_with_every_object_free_is_kept_on_the_empty_list)
 		CHECK(list_count(c, SB_SLAB_EMPTY) == 1 && c->lists[SB_SLAB_EMPTY].first == s);
 		CHECK(list_count(c, SB_SLAB_FULL) == 0 && list_count(c, SB_SLAB_PARTIAL) == 0);
 		CHECK(c->slabs_destroyed == 0 && c->active_objs == 0);
-		CHECK(sb_region_page(region_of(s->mem), s->mem)->state == SB_PAGE_SLAB);
+		CHECK(sb_page_state(page_of(s->mem)) == SB_PAGE_SLAB);
+		CHECK_SLAB_VALID(c);
 		free(v);
 	}
+	check_zones();
 }
 
 TEST(a_second_empty_slab_goes_back_to_the_buddy_allocator)
 {
-	struct sb_cache *caches[2 + SB_NR_CLASSES];
+	struct sb_slab_cache *caches[2 + SB_NR_CLASSES];
 	size_t i, n = all_caches(caches);
 
 	for (i = 0; i < n; i++) {
-		struct sb_cache *c = caches[i];
+		struct sb_slab_cache *c = caches[i];
 		size_t per = c->objs_per_slab, free_before;
 		void **v = alloc_n(c, 2 * per);
 		struct sb_slab *a = slab_of(v[0]), *b = slab_of(v[per]);
-		struct sb_region *rb = region_of(b->mem);
+		struct sb_zone *zb = zone_of(b->mem);
 		char *bmem = b->mem;
-		struct sb_page *pg;
+		unsigned state;
 
 		CHECK(a != b && c->slabs_created == 2);
 		free_all(v, 0, per);
 		CHECK(a->list == SB_SLAB_EMPTY);
-		free_before = rb->free_pages;
+		CHECK_SLAB_VALID(c);
+		free_before = zb->free_pages;
 		free_all(v, per, 2 * per);
 		CHECKF(c->slabs_destroyed == 1, "%s: slabs_destroyed %llu", c->name,
 		       (unsigned long long)c->slabs_destroyed);
 		CHECK(list_count(c, SB_SLAB_EMPTY) == 1 && c->lists[SB_SLAB_EMPTY].first == a);
 		CHECK(list_count(c, SB_SLAB_PARTIAL) == 0 && list_count(c, SB_SLAB_FULL) == 0);
-		CHECKF(rb->free_pages == free_before + c->pages_per_slab,
+		CHECKF(zb->free_pages == free_before + c->pages_per_slab,
 		       "%s: free_pages %zu -> %zu, slab of %u pages", c->name, free_before,
-		       rb->free_pages, c->pages_per_slab);
-		pg = sb_region_page(rb, bmem);
-		CHECKF(pg->state == SB_PAGE_FREE || pg->state == SB_PAGE_MERGED,
-		       "%s: first page of the returned slab has state %u", c->name, pg->state);
+		       zb->free_pages, c->pages_per_slab);
+		state = sb_page_state(page_of(bmem));
+		CHECKF(state == SB_PAGE_FREE || state == SB_PAGE_MERGED,
+		       "%s: first page of the returned slab has state %u", c->name, state);
+		CHECK_SLAB_VALID(c);
+		check_zones();
 		free(v);
 	}
 }
 
 TEST(allocation_takes_from_a_partial_slab_before_an_empty_one)
 {
-	struct sb_cache *c = &cache96;
+	struct sb_slab_cache *c = &cache96;
 	size_t per;
 	void **v, *p;
 	struct sb_slab *a, *b;
 
-	sb_cache_setup(c, "test-96", 96, 0);
+	sb_slab_cache_init(c, "test-96", 96, 0, SB_NO_BIN);
 	per = c->objs_per_slab;
 	v = alloc_n(c, 2 * per);
 	a = slab_of(v[0]);
@@ -216,42 +337,46 @@ TEST(allocation_takes_from_a_partial_slab_before_an_empty_one)
 	free_all(v, 0, per);		/* a: empty */
 	free_all(v, per + 3, per + 4);	/* b: partial */
 	CHECK(a->list == SB_SLAB_EMPTY && b->list == SB_SLAB_PARTIAL);
+	CHECK_SLAB_VALID(c);
 
-	p = sb_slab_alloc(c);
+	p = alloc_one(c);
 	CHECK(p != NULL);
 	CHECK(slab_of(p) == b);
 	CHECK(p == v[per + 3]);
 	CHECK(b->list == SB_SLAB_FULL && a->list == SB_SLAB_EMPTY);
 	CHECK(c->slabs_created == 2);
+	CHECK_SLAB_VALID(c);
 }
 
 TEST(allocation_reuses_the_empty_slab_before_creating_one)
 {
-	struct sb_cache *c = &cache1008;
+	struct sb_slab_cache *c = &cache1008;
 	void **v, *p;
 	struct sb_slab *a;
 
-	sb_cache_setup(c, "test-1008", 1008, 0);
+	sb_slab_cache_init(c, "test-1008", 1008, 0, SB_NO_BIN);
 	v = alloc_n(c, c->objs_per_slab);
 	a = slab_of(v[0]);
 	free_all(v, 0, c->objs_per_slab);
 	CHECK(a->list == SB_SLAB_EMPTY);
+	CHECK_SLAB_VALID(c);
 
-	p = sb_slab_alloc(c);
+	p = alloc_one(c);
 	CHECK(p != NULL && slab_of(p) == a);
 	CHECK(a->list == SB_SLAB_PARTIAL);
 	CHECK(c->slabs_created == 1);
+	CHECK_SLAB_VALID(c);
 }
 
 /* ---- Colouring and sizing ------------------------------------------------ */
 
 TEST(consecutive_slabs_start_their_first_object_at_different_colours)
 {
-	struct sb_cache *caches[2 + SB_NR_CLASSES];
+	struct sb_slab_cache *caches[2 + SB_NR_CLASSES];
 	size_t i, n = all_caches(caches), coloured = 0;
 
 	for (i = 0; i < n; i++) {
-		struct sb_cache *c = caches[i];
+		struct sb_slab_cache *c = caches[i];
 		size_t per = c->objs_per_slab, nslabs = c->colour_count + 1u, k, j;
 		void **v;
 		size_t prev = SIZE_MAX;
@@ -275,6 +400,7 @@ TEST(consecutive_slabs_start_their_first_object_at_different_colours)
 				CHECK(slab_of(v[k * per + j]) == s);
 			prev = off;
 		}
+		CHECK_SLAB_VALID(c);
 		free(v);
 	}
 	CHECKF(cache96.colour_count > 1, "the 96-byte cache has %u colours", cache96.colour_count);
@@ -284,11 +410,11 @@ TEST(consecutive_slabs_start_their_first_object_at_different_colours)
 
 TEST(every_object_is_aligned_to_its_cache_alignment)
 {
-	struct sb_cache *caches[2 + SB_NR_CLASSES];
+	struct sb_slab_cache *caches[2 + SB_NR_CLASSES];
 	size_t i, n = all_caches(caches);
 
 	for (i = 0; i < n; i++) {
-		struct sb_cache *c = caches[i];
+		struct sb_slab_cache *c = caches[i];
 		size_t per = c->objs_per_slab, total = per * (c->colour_count + 1u), k;
 		void **v = alloc_n(c, total);
 
@@ -303,11 +429,11 @@ TEST(every_object_is_aligned_to_its_cache_alignment)
 TEST(a_cache_with_an_explicit_alignment_aligns_every_object)
 {
 	/* 192 bytes is naturally 64-aligned; ask for 128. */
-	struct sb_cache c;
+	struct sb_slab_cache c;
 	size_t per, total, k;
 	void **v;
 
-	sb_cache_setup(&c, "test-192-a128", 192, 128);
+	sb_slab_cache_init(&c, "test-192-a128", 192, 128, SB_NO_BIN);
 	CHECKF(c.align >= 128, "align %u", c.align);
 	per = c.objs_per_slab;
 	total = per * (c.colour_count + 1u);
@@ -315,22 +441,23 @@ TEST(a_cache_with_an_explicit_alignment_aligns_every_object)
 	for (k = 0; k < total; k++)
 		CHECKF((uintptr_t)v[k] % 128 == 0, "object %zu at %p (offset %zu in its slab)", k,
 		       v[k], (size_t)((char *)v[k] - slab_of(v[k])->mem));
+	CHECK_SLAB_VALID(&c);
 }
 
 TEST(every_size_class_slab_wastes_at_most_an_eighth_and_holds_enough_objects)
 {
 	unsigned i;
 
-	CHECK(sb_nr_classes > 0);
-	for (i = 0; i < sb_nr_classes; i++) {
-		struct sb_cache *c = &sb_size_caches[i];
+	for (i = 0; i < SB_NR_CLASSES; i++) {
+		struct sb_slab_cache *c = class_cache(i);
 		size_t slab = (size_t)c->pages_per_slab * PAGE;
 		size_t used = (size_t)c->objs_per_slab * c->size;
 
-		CHECKF(c->size == sb_class_size[i], "cache %u size %u, class %u", i, c->size,
-		       sb_class_size[i]);
-		CHECKF(c->pages_per_slab >= 1 && c->pages_per_slab <= 8, "%s: %u pages", c->name,
-		       c->pages_per_slab);
+		CHECKF(c->size == sb_class_size(i), "cache %u size %u, class %u", i, c->size,
+		       sb_class_size(i));
+		CHECKF(c->bin == i, "cache %u marks its pages with bin %u", i, c->bin);
+		CHECKF(c->pages_per_slab >= 1 && c->pages_per_slab <= SB_SLAB_MAX_PAGES,
+		       "%s: %u pages", c->name, c->pages_per_slab);
 		CHECKF(c->objs_per_slab >= 1 && c->objs_per_slab <= SB_SLAB_MAX_OBJS,
 		       "%s: %u objects", c->name, c->objs_per_slab);
 		CHECKF(used <= slab, "%s: %u objects of %u bytes in %zu bytes", c->name,
@@ -352,31 +479,39 @@ TEST(every_size_class_slab_wastes_at_most_an_eighth_and_holds_enough_objects)
 
 TEST(reclaim_returns_every_empty_slab_to_the_buddy_allocator)
 {
-	struct sb_cache *big = &sb_size_caches[sb_size_class(1024)];
-	struct sb_region *r;
+	/* A dedicated cache is on the list of caches that sb_reclaim_slabs()
+	 * walks, as the size classes' caches are. */
+	struct sb_cache *dedicated = sb_cache_create("test-96", 96, 0, NULL, NULL, NULL);
+	struct sb_slab_cache *own, *big = class_cache(sb_size_class(1024));
+	struct sb_zone *z;
 	void *a, *b;
 	size_t got, want;
 
-	sb_cache_setup(&cache96, "test-96", 96, 0);
-	sb_cache_register(&cache96);
-	a = sb_slab_alloc(&cache96);
-	b = sb_slab_alloc(big);
+	CHECK(dedicated != NULL);
+	own = sb_cache_slab(dedicated);
+	a = alloc_one(own);
+	b = alloc_one(big);
 	CHECK(a && b);
-	r = region_of(a);
-	CHECK(region_of(b) == r && sb_region_count() == 1);
-	sb_slab_free(slab_of(a), a, "free");
-	sb_slab_free(slab_of(b), b, "free");
-	CHECK(list_count(&cache96, SB_SLAB_EMPTY) == 1 && list_count(big, SB_SLAB_EMPTY) == 1);
-	CHECK(r->free_pages == SB_REGION_PAGES - cache96.pages_per_slab - big->pages_per_slab);
+	z = zone_of(a);
+	CHECK(zone_of(b) == z && sb_region_count() == 1);
+	free_one(own, a);
+	free_one(big, b);
+	CHECK(list_count(own, SB_SLAB_EMPTY) == 1 && list_count(big, SB_SLAB_EMPTY) == 1);
+	CHECK(z->free_pages == SB_REGION_PAGES - own->pages_per_slab - big->pages_per_slab);
+	CHECK_SLAB_VALID(own);
+	CHECK_SLAB_VALID(big);
 
-	want = ((size_t)cache96.pages_per_slab + big->pages_per_slab) * PAGE;
-	got = sb_slab_reclaim();
+	want = ((size_t)own->pages_per_slab + big->pages_per_slab) * PAGE;
+	got = sb_reclaim_slabs();
 	CHECKF(got > 0 && got == want, "reclaim returned %zu, want %zu", got, want);
-	CHECK(list_count(&cache96, SB_SLAB_EMPTY) == 0 && list_count(big, SB_SLAB_EMPTY) == 0);
-	CHECK(cache96.slabs_destroyed == 1 && big->slabs_destroyed == 1);
-	CHECKF(r->free_pages == SB_REGION_PAGES, "free_pages %zu", r->free_pages);
-	CHECK(r->nr_free[SB_MAX_ORDER] == SB_REGION_PAGES / SB_MAX_BLOCK_PAGES);
-	CHECK(sb_slab_reclaim() == 0);
+	CHECK(list_count(own, SB_SLAB_EMPTY) == 0 && list_count(big, SB_SLAB_EMPTY) == 0);
+	CHECK(own->slabs_destroyed == 1 && big->slabs_destroyed == 1);
+	CHECKF(z->free_pages == SB_REGION_PAGES, "free_pages %zu", z->free_pages);
+	CHECK(z->nr_free[SB_MAX_ORDER] == SB_REGION_PAGES / SB_MAX_BLOCK_PAGES);
+	CHECK_SLAB_VALID(own);
+	CHECK_SLAB_VALID(big);
+	check_zones();
+	CHECK(sb_reclaim_slabs() == 0);
 }
 
 TEST(reclaim_keeps_slabs_that_hold_objects)
@@ -384,19 +519,24 @@ TEST(reclaim_keeps_slabs_that_hold_objects)
 	void **v, *p;
 	struct sb_slab *s;
 
-	sb_cache_setup(&cache96, "test-96", 96, 0);
+	sb_slab_cache_init(&cache96, "test-96", 96, 0, SB_NO_BIN);
 	v = alloc_n(&cache96, cache96.objs_per_slab + 1u);	/* one full, one partial */
-	CHECK(sb_slab_reclaim() == 0);
+	CHECK(sb_slab_reclaim(&cache96) == 0);
 	CHECK(cache96.slabs_destroyed == 0);
+	CHECK(list_count(&cache96, SB_SLAB_FULL) == 1 && list_count(&cache96, SB_SLAB_PARTIAL) == 1);
+	CHECK_SLAB_VALID(&cache96);
 	s = slab_of(v[cache96.objs_per_slab]);
 	CHECK(s->list == SB_SLAB_PARTIAL);
-	p = sb_slab_alloc(&cache96);
+	p = alloc_one(&cache96);
 	CHECK(p != NULL && slab_of(p) == s);
+	CHECK_SLAB_VALID(&cache96);
+	check_zones();
 }
 
 /* ---- Bad frees ----------------------------------------------------------- */
 
 struct bad_free {
+	struct sb_slab_cache *c;
 	struct sb_slab *s;
 	void *p;
 };
@@ -405,44 +545,44 @@ static void do_free(void *arg)
 {
 	struct bad_free *b = arg;
 
-	sb_slab_free(b->s, b->p, "free");
+	free_one(b->c, b->p);
 }
 
 TEST(freeing_an_object_twice_aborts_with_double_free)
 {
-	struct sb_cache *caches[2 + SB_NR_CLASSES];
+	struct sb_slab_cache *caches[2 + SB_NR_CLASSES];
 	size_t i, n = all_caches(caches);
 
 	for (i = 0; i < n; i++) {
-		struct sb_cache *c = caches[i];
-		void *p = sb_slab_alloc(c), *q = sb_slab_alloc(c);
+		struct sb_slab_cache *c = caches[i];
+		void *p = alloc_one(c), *q = alloc_one(c);
 		struct bad_free b;
-		unsigned nfree;
 
 		CHECK(p && q);
+		b.c = c;
 		b.s = slab_of(p);
 		b.p = p;
-		sb_slab_free(b.s, p, "free");
-		nfree = b.s->nfree;
+		free_one(c, p);
+		CHECK_SLAB_VALID(c);
 		CHECKF(tap_expect_abort(do_free, &b, "sbmalloc: free(): double free 0x", NULL, 0),
 		       "%s: second free of %p", c->name, p);
-		CHECK(b.s->nfree == nfree);
 	}
 }
 
 TEST(freeing_a_pointer_inside_an_object_aborts_with_invalid_pointer)
 {
-	struct sb_cache *caches[2 + SB_NR_CLASSES];
+	struct sb_slab_cache *caches[2 + SB_NR_CLASSES];
 	size_t i, n = all_caches(caches);
 
 	for (i = 0; i < n; i++) {
-		struct sb_cache *c = caches[i];
-		char *p = sb_slab_alloc(c);
+		struct sb_slab_cache *c = caches[i];
+		char *p = alloc_one(c);
 		struct bad_free b;
 
 		CHECK(p != NULL);
 		if (c->size <= 16)
 			continue;	/* p + 16 is the next object */
+		b.c = c;
 		b.s = slab_of(p);
 		b.p = p + 16;
 		CHECKF(tap_expect_abort(do_free, &b, "sbmalloc: free(): invalid pointer 0x", NULL, 0),
@@ -456,31 +596,48 @@ TEST(freeing_a_pointer_inside_an_object_aborts_with_invalid_pointer)
 
 TEST(freeing_a_pointer_outside_the_objects_of_a_slab_aborts_with_invalid_pointer)
 {
-	struct sb_cache *c = &cache96;
+	struct sb_slab_cache *c = &cache96;
 	struct bad_free b;
 	char *p;
 
-	sb_cache_setup(c, "test-96", 96, 0);
-	p = sb_slab_alloc(c);
+	sb_slab_cache_init(c, "test-96", 96, 0, SB_NO_BIN);
+	p = alloc_one(c);
 	CHECK(p != NULL);
+	b.c = c;
 	b.s = slab_of(p);
 	/* just past the last object, in the slab's tail slack */
 	b.p = b.s->objs + (size_t)c->objs_per_slab * c->size;
+	CHECK((char *)b.p < b.s->mem + PAGE);
 	CHECK(tap_expect_abort(do_free, &b, "invalid pointer", NULL, 0));
 	/* before the first object */
 	b.p = b.s->objs - 16;
 	CHECK(tap_expect_abort(do_free, &b, "invalid pointer", NULL, 0));
 }
 
+TEST(freeing_an_object_to_another_cache_aborts_with_invalid_pointer)
+{
+	struct bad_free b;
+	char *p;
+
+	sb_slab_cache_init(&cache96, "test-96", 96, 0, SB_NO_BIN);
+	p = alloc_one(class_cache(sb_size_class(96)));
+	CHECK(p != NULL);
+	CHECK(class_cache(sb_size_class(96))->size == cache96.size);
+	b.c = &cache96;		/* same size, not p's cache */
+	b.s = slab_of(p);
+	b.p = p;
+	CHECK(tap_expect_abort(do_free, &b, "sbmalloc: free(): invalid pointer 0x", NULL, 0));
+}
+
 /* ---- sb_slab_is_object --------------------------------------------------- */
 
 TEST(is_object_holds_exactly_at_the_start_of_each_object)
 {
-	struct sb_cache *caches[2 + SB_NR_CLASSES];
+	struct sb_slab_cache *caches[2 + SB_NR_CLASSES];
 	size_t i, n = all_caches(caches), k, j;
 
 	for (i = 0; i < n; i++) {
-		struct sb_cache *c = caches[i];
+		struct sb_slab_cache *c = caches[i];
 		size_t per = c->objs_per_slab, slab = (size_t)c->pages_per_slab * PAGE;
 		void **v = alloc_n(c, per + 1);	/* two slabs, two colours */
 
@@ -509,6 +666,107 @@ TEST(is_object_holds_exactly_at_the_start_of_each_object)
 	}
 }
 
+/* ---- The validators catch broken slabs ----------------------------------- */
+
+/* cache96 with one full slab and one partial slab (3 objects allocated);
+ * returns the partial one.  The validator passes before the break. */
+static struct sb_slab *full_and_partial(void ***vp)
+{
+	void **v;
+	struct sb_slab *s;
+
+	sb_slab_cache_init(&cache96, "test-96", 96, 0, SB_NO_BIN);
+	v = alloc_n(&cache96, cache96.objs_per_slab + 3u);
+	s = slab_of(v[cache96.objs_per_slab]);
+	CHECK(s->list == SB_SLAB_PARTIAL && s->nfree == cache96.objs_per_slab - 3u);
+	CHECK_SLAB_VALID(&cache96);
+	if (vp)
+		*vp = v;
+	return s;
+}
+
+TEST(slab_validate_catches_a_flipped_free_bit)
+{
+	void **v;
+	struct sb_slab *s = full_and_partial(&v);
+	uint32_t idx = (uint32_t)(((char *)v[cache96.objs_per_slab + 1] - s->objs) / cache96.size);
+	uint64_t bit = (uint64_t)1 << (idx % 64);
+
+	/* an allocated object marked free: the bitmap no longer matches nfree */
+	CHECK((s->free_bits[idx / 64] & bit) == 0);
+	s->free_bits[idx / 64] ^= bit;
+	check_invalid(validate_slab, &cache96, "slab", "free count disagrees with the bitmap of slab",
+		      (uintptr_t)s);
+	s->free_bits[idx / 64] ^= bit;
+	CHECK_SLAB_VALID(&cache96);
+}
+
+TEST(slab_validate_catches_a_wrong_nfree)
+{
+	struct sb_slab *s = full_and_partial(NULL);
+
+	s->nfree++;
+	check_invalid(validate_slab, &cache96, "slab", "free count disagrees with the bitmap of slab",
+		      (uintptr_t)s);
+	s->nfree--;
+	CHECK_SLAB_VALID(&cache96);
+}
+
+TEST(slab_validate_catches_a_slab_on_the_wrong_list)
+{
+	struct sb_slab_cache *c = &cache96;
+	struct sb_slab *partial = full_and_partial(NULL), *full = c->lists[SB_SLAB_FULL].first;
+
+	/* Move the full slab onto the partial list, links and counts kept
+	 * consistent: only its being there (with no object free) is wrong. */
+	CHECK(full != NULL && full->nfree == 0 && full->next == NULL && full->prev == NULL);
+	CHECK(c->lists[SB_SLAB_PARTIAL].first == partial && partial->prev == NULL);
+	c->lists[SB_SLAB_FULL].first = NULL;
+	c->lists[SB_SLAB_FULL].count = 0;
+	full->list = SB_SLAB_PARTIAL;
+	full->next = partial;
+	partial->prev = full;
+	c->lists[SB_SLAB_PARTIAL].first = full;
+	c->lists[SB_SLAB_PARTIAL].count = 2;
+	check_invalid(validate_slab, c, "slab", "slab on the wrong list", (uintptr_t)full);
+}
+
+TEST(slab_validate_catches_a_list_field_that_disagrees_with_the_list)
+{
+	struct sb_slab *s = full_and_partial(NULL);
+
+	s->list = SB_SLAB_EMPTY;	/* still linked on the partial list */
+	check_invalid(validate_slab, &cache96, "slab", "slab's list field disagrees with its list",
+		      (uintptr_t)s);
+	s->list = SB_SLAB_PARTIAL;
+	CHECK_SLAB_VALID(&cache96);
+}
+
+TEST(buddy_validate_catches_a_slab_page_that_names_another_slab)
+{
+	struct sb_slab_cache *c = &cache1008;
+	struct sb_slab *s;
+	struct sb_page *pg;
+	size_t i = 0;
+	void *p;
+
+	sb_slab_cache_init(c, "test-1008", 1008, 0, SB_NO_BIN);
+	CHECK(c->pages_per_slab >= 2);
+	p = alloc_one(c);
+	CHECK(p != NULL);
+	s = slab_of(p);
+	check_zones();
+	pg = page_of(s->mem + PAGE);	/* the slab's second page */
+	CHECK(sb_page_slab(pg) == s);
+	pg->slab = (struct sb_slab *)((char *)s + 1);
+	/* The buddy validator checks every page of the slab's block. */
+	i = region_of(s->mem)->index;
+	check_invalid(validate_zone, &i, "buddy", "no block starts at page",
+		      ((uintptr_t)s->mem & SB_REGION_MASK) >> SB_PAGE_SHIFT);
+	pg->slab = s;
+	check_zones();
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tap_case cases[] = {
@@ -529,15 +787,21 @@ int main(int argc, char **argv)
 			freeing_an_object_twice_aborts_with_double_free,
 			freeing_a_pointer_inside_an_object_aborts_with_invalid_pointer,
 			freeing_a_pointer_outside_the_objects_of_a_slab_aborts_with_invalid_pointer,
+			freeing_an_object_to_another_cache_aborts_with_invalid_pointer,
 			is_object_holds_exactly_at_the_start_of_each_object)
+		TAP_APPLY(TAP_CASE,
+			slab_validate_catches_a_flipped_free_bit,
+			slab_validate_catches_a_wrong_nfree,
+			slab_validate_catches_a_slab_on_the_wrong_list,
+			slab_validate_catches_a_list_field_that_disagrees_with_the_list,
+			buddy_validate_catches_a_slab_page_that_names_another_slab)
 	};
 
-	sb_config_init();
-	sb_config.hugepages = SB_HUGEPAGES_OFF;
-	if (!sb_region_init()) {
-		printf("Bail out! sb_region_init failed\n");
+	sb_global_init();
+	sb_config_set_hugepages(SB_HUGEPAGES_OFF);
+	if (sb_region_count() != 0) {
+		printf("Bail out! a region exists before any test\n");
 		return 1;
 	}
-	sb_slab_init();
 	return tap_main_many(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
