@@ -22,9 +22,10 @@ struct sb_region {
 };
 
 /*
- * Map a region into r (a zeroed descriptor that the caller owns and never
- * frees), register it and append it to the list of regions.  False when
- * the OS refuses.  Takes grow_lock.
+ * Map a region into r, register it and append it to the list of regions;
+ * false when the OS refuses.  Takes grow_lock.  For buddy.c only: every
+ * region on the list is the first member of a zone (struct sb_zone), which
+ * the buddy allocator, its fork handlers and the statistics rely on.
  */
 bool sb_region_map(struct sb_region *r);
 

@@ -9,9 +9,10 @@
  * never the pointer's memory.
  *
  * Entries are written (release) by registry.c only, before the memory is
- * handed out, and cleared before it is unmapped; readers load them relaxed:
- * a thread frees only pointers it got, through some synchronisation, after
- * the entry was written.
+ * handed out, and cleared before it is unmapped.  Region entries are read
+ * relaxed on the free fast path: a thread frees only pointers it got,
+ * through some synchronisation, after the entry was written.  Huge entries
+ * are read with acquire ordering, for the descriptor they point at.
  */
 #ifndef SB_REGISTRY_H
 #define SB_REGISTRY_H

@@ -437,10 +437,12 @@ static bool slab_valid(const struct sb_slab_cache *c, const struct sb_slab *s)
 		return invalid("slab on the wrong list", (uintptr_t)s);
 	if (s->objs != s->mem + (size_t)s->colour * c->colour_step || s->colour >= c->colour_count)
 		return invalid("bad colour of slab", (uintptr_t)s);
-	pg = sb_page_of(s->mem);
-	if (pg == NULL || sb_page_state(pg) != SB_PAGE_SLAB || sb_page_slab(pg) != s ||
-	    sb_page_bin(pg) != c->bin)
-		return invalid("page descriptor does not name slab", (uintptr_t)s);
+	for (w = 0; w < c->pages_per_slab; w++) {
+		pg = sb_page_of(s->mem + ((size_t)w << SB_PAGE_SHIFT));
+		if (pg == NULL || sb_page_state(pg) != SB_PAGE_SLAB || sb_page_slab(pg) != s ||
+		    sb_page_bin(pg) != c->bin)
+			return invalid("page descriptor does not name slab", (uintptr_t)s);
+	}
 	return true;
 }
 

@@ -150,7 +150,23 @@ struct sb_pcp *sb_tc_pcp(void)
 {
 	struct sb_tcache *tc = tc_get();
 
-	return tc != NULL ? &tc->pcp : NULL;
+	if (tc == NULL)
+		return NULL;
+	SB_ASSERT_FULL(sb_pcp_validate(&tc->pcp));
+	return &tc->pcp;
+}
+
+/* Both magazines of bin hold objects of its cache, within capacity. */
+static bool bin_valid(const struct sb_tcache *tc, unsigned bin)
+{
+	const struct sb_bin *b = &tc->bins[bin];
+	struct sb_depot *d = depot_of(bin);
+
+	if (d == NULL)
+		return !sb_mag_is_real(b->loaded) && !sb_mag_is_real(b->prev) ? true :
+		       sb_invalid("tcache", "magazines for a bin without a cache", bin);
+	return (!sb_mag_is_real(b->loaded) || sb_mag_validate(b->loaded, sb_depot_slab(d))) &&
+	       (!sb_mag_is_real(b->prev) || sb_mag_validate(b->prev, sb_depot_slab(d)));
 }
 
 /*
@@ -177,6 +193,7 @@ void *sb_tc_alloc_slow(unsigned bin, const char *func)
 
 	if (sb_unlikely(tc == NULL))
 		goto direct;
+	SB_ASSERT_FULL(bin_valid(tc, bin));
 	b = &tc->bins[bin];
 	if (sb_mag_pop(b->loaded, &p)) {
 		sb_count(SB_EV_MALLOC_MAG, 1);	/* counting mode: every call is here */
@@ -227,6 +244,7 @@ void sb_tc_free_slow(unsigned bin, void *p, const char *func)
 
 	if (sb_unlikely(tc == NULL))
 		goto direct;
+	SB_ASSERT_FULL(bin_valid(tc, bin));
 	b = &tc->bins[bin];
 	m = b->loaded;
 	/* The fast path's check, on the real magazine (the COUNTED face's are empty). */
@@ -341,16 +359,9 @@ bool sb_tc_validate(void)
 		tc = tc->real;
 	if (tc->state != SB_TC_LIVE)
 		return true;
-	for (i = 0; i < SB_NR_BINS; i++) {
-		const struct sb_bin *b = &tc->bins[i];
-
-		if ((sb_mag_is_real(b->loaded) || sb_mag_is_real(b->prev)) && depot_of(i) == NULL)
-			return sb_invalid("tcache", "magazines for a bin without a cache", i);
-		if (sb_mag_is_real(b->loaded) && !sb_mag_validate(b->loaded, sb_depot_slab(depot_of(i))))
+	for (i = 0; i < SB_NR_BINS; i++)
+		if (!bin_valid(tc, i))
 			return false;
-		if (sb_mag_is_real(b->prev) && !sb_mag_validate(b->prev, sb_depot_slab(depot_of(i))))
-			return false;
-	}
 	return sb_pcp_validate(&tc->pcp);
 }
 
