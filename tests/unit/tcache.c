@@ -1,6 +1,6 @@
 /*
- * unit_magazine.c - thread caches: magazines (magazine.c) and the depot
- * (depot.c).
+ * tcache.c - thread caches (tcache.c), magazines (magazine.c), the depot
+ * (depot.c) and the per-thread page lists (pcp.c).
  *
  * Specifies: a thread's cache is set up by its first allocation, which
  * fills a whole magazine from the slab layer; frees fill the loaded
@@ -11,16 +11,37 @@
  * magazines to the depot; the depot's reaping (all at once, and of
  * magazines idle for a whole working-set interval); magazine capacity by
  * object size and its growth under depot lock contention; the per-thread
- * cache of freed page blocks; the fork handlers.
+ * lists of freed page blocks; the fork handlers; and that the validators
+ * of these layers (sb_tc_validate, sb_depot_validate, sb_mag_validate, and
+ * sb_slab_validate and sb_buddy_validate below them) catch a broken
+ * invariant and say so on stderr.
  *
- * The fast paths are inline in malloc.c, which unit tests do not link;
- * tc_alloc() and tc_free() below do what they do (pop from / push onto the
- * loaded magazine, else call the slow path), so the magazines move exactly
- * as under malloc and free.  Every test runs in a fresh child in which the
- * main thread has no cache yet and no depot holds a magazine; main() sets
- * up regions with 4 KiB backing, the slab caches and the thread-exit key.
+ * The fast paths are tcache.h's sb_tc_pop() and sb_tc_push(); tc_alloc()
+ * and tc_free() below do what malloc and free do with them (else call the
+ * slow path), so the magazines move exactly as under malloc and free.
+ * After what a test does, the validators of the layers it touched are
+ * checked too (check_layers()), so a broken invariant fails the test even
+ * where its own checks miss it.  Every test runs in a fresh child in which
+ * the main thread has no cache yet and no depot holds a magazine; main()
+ * brings the layers up with 4 KiB backing and makes the thread-exit key.
+ *
+ * Fork: the library constructor (init.c) registers sb_fork_prepare/parent/
+ * child with pthread_atfork, so a plain fork() runs them.  The fork test
+ * calls them itself around _Fork(), which runs no handlers, so that they
+ * run exactly once and the test does not depend on how it was linked.
  */
-#include "internal.h"
+#include "buddy.h"
+#include "cache.h"
+#include "config.h"
+#include "depot.h"
+#include "fork.h"
+#include "init.h"
+#include "magazine.h"
+#include "pcp.h"
+#include "region.h"
+#include "sizeclass.h"
+#include "slab.h"
+#include "tcache.h"
 #include "../tap.h"
 
 #include <pthread.h>
@@ -29,30 +50,27 @@
 #include <time.h>
 
 #define PAGE SB_PAGE_SIZE
-#define MAX_ROUNDS 256		/* depot.c's SB_MAG_MAX_ROUNDS */
+#define MAX_ROUNDS SB_MAG_MAX_ROUNDS
 #define CONTENTION_LIMIT 16	/* depot.c: more failed trylocks than this grow magazines */
 
 /* ---- Helpers ----------------------------------------------------------- */
 
-/* What malloc.c's inline fast paths do for a small object of class cls. */
+/* What malloc does for a small object of class cls. */
 static void *tc_alloc(unsigned cls)
 {
-	struct sb_mag *m = sb_tc->bins[cls].loaded;
+	void *p;
 
-	if (m->rounds != 0)
-		return m->objs[--m->rounds];
-	return sb_mag_alloc_slow(cls);
+	if (sb_tc_pop(cls, &p))
+		return p;
+	return sb_tc_alloc_slow(cls, "malloc");
 }
 
+/* What free does. */
 static void tc_free(unsigned cls, void *p)
 {
-	struct sb_mag *m = sb_tc->bins[cls].loaded;
-
-	if (m->rounds < m->cap) {
-		m->objs[m->rounds++] = p;
+	if (sb_tc_push(cls, p, "free"))
 		return;
-	}
-	sb_mag_free_slow(cls, p, "free");
+	sb_tc_free_slow(cls, p, "free");
 }
 
 static struct sb_bin *bin(unsigned cls)
@@ -60,9 +78,14 @@ static struct sb_bin *bin(unsigned cls)
 	return &sb_tc->bins[cls];
 }
 
-static struct sb_cache *cache(unsigned cls)
+static struct sb_slab_cache *slab(unsigned cls)
 {
-	return &sb_size_caches[cls];
+	return sb_cache_slab(sb_cache_of_class(cls));
+}
+
+static struct sb_depot *depot(unsigned cls)
+{
+	return sb_cache_depot(sb_cache_of_class(cls));
 }
 
 /* The class used by most tests: 128-byte objects, 64-round magazines. */
@@ -70,8 +93,27 @@ static unsigned class_128(void)
 {
 	unsigned cls = sb_size_class(128);
 
-	CHECK(cache(cls)->size == 128);
+	CHECK(slab(cls)->size == 128);
 	return cls;
+}
+
+/* Every zone passes sb_buddy_validate. */
+static void check_zones(void)
+{
+	size_t i, n = sb_region_count();
+
+	for (i = 0; i < n; i++)
+		CHECKF(sb_buddy_validate(i), "zone %zu is invalid (see stderr)", i);
+}
+
+/* The calling thread's cache, cls's depot and slab cache, and every zone
+ * pass their validators. */
+static void check_layers(unsigned cls)
+{
+	CHECKF(sb_tc_validate(), "the thread cache is invalid (see stderr)");
+	CHECKF(sb_depot_validate(depot(cls)), "depot of class %u is invalid (see stderr)", cls);
+	CHECKF(sb_slab_validate(slab(cls)), "slab cache of class %u is invalid (see stderr)", cls);
+	check_zones();
 }
 
 static void **alloc_n(unsigned cls, size_t n)
@@ -105,36 +147,36 @@ static bool in_set(void *const *v, size_t n, const void *p)
 	return false;
 }
 
-/* A full magazine of c's current capacity, its objects straight from the
+/* A full magazine of d's current capacity, its objects straight from the
  * slab layer. */
-static struct sb_mag *full_magazine(struct sb_cache *c)
+static struct sb_mag *full_magazine(struct sb_depot *d)
 {
-	struct sb_mag *m = sb_mag_new(c->depot.mag_cap);
+	struct sb_mag *m = sb_mag_new(d->mag_cap);
 
 	CHECK(m != NULL);
-	m->rounds = sb_slab_alloc_batch(c, m->objs, m->cap);
-	CHECK(m->rounds == m->cap);
+	CHECK(sb_mag_fill(m, sb_depot_slab(d), sb_mag_cap(m), "malloc") == sb_mag_cap(m));
+	CHECK(sb_mag_is_full(m));
 	return m;
 }
 
 /* One depot exchange that leaves the full list alone: take an empty
  * magazine (or a new one) and give it back.  Returns its capacity. */
-static uint32_t exchange_tick(struct sb_cache *c)
+static uint32_t exchange_tick(struct sb_depot *d)
 {
-	struct sb_mag *m = sb_depot_exchange(c, NULL, true);
+	struct sb_mag *m = sb_depot_exchange(d, NULL, true, "free");
 	uint32_t cap;
 
-	CHECK(m != NULL && m->rounds == 0);
-	cap = m->cap;
-	sb_depot_put(c, m);
+	CHECK(m != NULL && sb_mag_is_empty(m));
+	cap = sb_mag_cap(m);
+	sb_depot_put(d, m, "free");
 	return cap;
 }
 
 /* Make the next exchange run a working-set update now. */
-static uint32_t force_update(struct sb_cache *c)
+static uint32_t force_update(struct sb_depot *d)
 {
-	c->depot.last_update_ns = 0;
-	return exchange_tick(c);
+	sb_depot_expire(d);
+	return exchange_tick(d);
 }
 
 static void sleep_ms(long ms)
@@ -157,37 +199,51 @@ static uint64_t now_ms(void)
  * coarse clock it reads. */
 #define PAST_INTERVAL_MS 1200
 
+/* Bytes of objects in every thread's magazines and every depot's full
+ * magazines. */
 static size_t cached_obj_bytes(void)
 {
-	size_t objs, pages;
+	struct sb_tc_counters tcc;
+	struct sb_depot_counters dc;
+	struct sb_cache *c;
+	size_t bytes;
 
-	sb_mag_cached(&objs, &pages);
-	return objs;
+	sb_tc_counters(&tcc);
+	bytes = tcc.obj_bytes;
+	for (c = sb_cache_first(); c != NULL; c = sb_cache_next(c)) {
+		sb_depot_counters(sb_cache_depot(c), &dc, true);
+		bytes += dc.full_objs * sb_slab_size(sb_cache_slab(c));
+	}
+	return bytes;
 }
 
+/* Bytes of page blocks in every thread's page lists. */
 static size_t cached_page_bytes(void)
 {
-	size_t objs, pages;
+	struct sb_tc_counters tcc;
 
-	sb_mag_cached(&objs, &pages);
-	return pages;
+	sb_tc_counters(&tcc);
+	return tcc.page_bytes;
 }
 
 static size_t free_pages_everywhere(void)
 {
+	struct sb_zone_counters zc;
 	size_t i, n = sb_region_count(), sum = 0;
 
-	for (i = 0; i < n; i++)
-		sum += sb_regions[i]->free_pages;
+	for (i = 0; i < n; i++) {
+		sb_buddy_counters(i, &zc, true);
+		sum += zc.free_pages;
+	}
 	return sum;
 }
 
 static struct sb_page *page_of(const void *p)
 {
-	struct sb_region *r = sb_registry_lookup(p);
+	struct sb_page *pg = sb_page_of(p);
 
-	CHECKF(r != NULL && r->kind == SB_MAP_REGION, "%p is in no region", p);
-	return sb_region_page(r, p);
+	CHECKF(pg != NULL, "%p is in no region", p);
+	return pg;
 }
 
 static void run_thread(void *(*fn)(void *), void *arg)
@@ -198,26 +254,73 @@ static void run_thread(void *(*fn)(void *), void *arg)
 	CHECK(pthread_join(th, NULL) == 0);
 }
 
+/*
+ * Validators report on stderr.  capture_stderr() sends it to a pipe until
+ * release_stderr(), which returns what was written (NUL-terminated).
+ */
+struct capture {
+	int saved, rd;
+};
+
+static void capture_stderr(struct capture *cap)
+{
+	int fds[2];
+
+	CHECK(pipe(fds) == 0);
+	cap->saved = dup(2);
+	CHECK(cap->saved >= 0);
+	CHECK(dup2(fds[1], 2) == 2);
+	close(fds[1]);
+	cap->rd = fds[0];
+}
+
+static void release_stderr(struct capture *cap, char *out, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	CHECK(dup2(cap->saved, 2) == 2);
+	close(cap->saved);
+	while (got < len - 1 && (n = read(cap->rd, out + got, len - 1 - got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		got += (size_t)n;
+	}
+	out[got] = '\0';
+	close(cap->rd);
+}
+
+/* A validator returned ok and wrote out: it must have failed with expect. */
+#define CHECK_INVALID(ok, out, expect) do { \
+	CHECKF(!(ok), "the validator passed a broken structure"); \
+	CHECKF(strstr((out), (expect)) != NULL, "stderr lacks \"%s\": %s", (expect), (out)); \
+} while (0)
+
 /* ---- Setting up, refilling and swapping ------------------------------- */
 
 TEST(the_first_allocation_of_a_thread_sets_up_its_cache_and_fills_a_whole_magazine)
 {
 	unsigned cls = class_128();
-	struct sb_cache *c = cache(cls);
+	struct sb_slab_cache *c = slab(cls);
+	struct sb_depot *d = depot(cls);
 	size_t before = c->active_objs;
+	struct sb_page *pg;
 	struct sb_mag *m;
 	uint32_t i;
 	void *p;
 
 	CHECK(sb_tc->state == SB_TC_EMPTY);
-	CHECK(bin(cls)->loaded->cap == 0);
+	CHECK(!sb_mag_is_real(bin(cls)->loaded));
 	p = tc_alloc(cls);
 	CHECK(p != NULL);
 	CHECK(sb_tc->state == SB_TC_LIVE);
-	CHECK(page_of(p)->state == SB_PAGE_SLAB && page_of(p)->slab->cache == c);
+	pg = page_of(p);
+	CHECK(sb_page_state(pg) == SB_PAGE_SLAB && sb_slab_cache_of(sb_page_slab(pg)) == c);
+	CHECK(sb_page_bin(pg) == cls);
 	m = bin(cls)->loaded;
-	CHECKF(m->cap == c->depot.mag_cap, "magazine of %u rounds, depot says %u", m->cap,
-	       c->depot.mag_cap);
+	CHECKF(m->cap == d->mag_cap, "magazine of %u rounds, depot says %u", m->cap, d->mag_cap);
 	CHECKF(c->active_objs - before == m->rounds + 1,
 	       "%zu objects left the slab layer, the magazine holds %u + 1 handed out",
 	       c->active_objs - before, m->rounds);
@@ -227,30 +330,33 @@ TEST(the_first_allocation_of_a_thread_sets_up_its_cache_and_fills_a_whole_magazi
 		CHECK(tc_alloc(cls) != NULL);
 	CHECK(m->rounds == 0);
 	CHECK(c->active_objs - before == m->cap);
+	check_layers(cls);
 }
 
 TEST(a_thread_allocating_with_both_magazines_empty_and_an_empty_depot_refills_from_the_slab)
 {
 	unsigned cls = class_128();
-	struct sb_cache *c = cache(cls);
-	uint32_t cap = c->depot.mag_cap;
+	struct sb_slab_cache *c = slab(cls);
+	struct sb_depot *d = depot(cls);
+	uint32_t cap = d->mag_cap;
 	void **v = alloc_n(cls, cap);
 	size_t before = c->active_objs;
 
 	CHECK(bin(cls)->loaded->rounds == 0 && bin(cls)->prev->rounds == 0);
-	CHECK(c->depot.nfull == 0);
+	CHECK(d->nfull == 0);
 	CHECK(tc_alloc(cls) != NULL);
 	CHECKF(c->active_objs - before == cap, "%zu objects left the slab layer, not %u",
 	       c->active_objs - before, cap);
 	CHECK(bin(cls)->loaded->rounds == cap - 1);
+	check_layers(cls);
 	free(v);
 }
 
 TEST(frees_fill_the_loaded_magazine_then_swap_in_the_empty_previous_one_without_the_depot)
 {
 	unsigned cls = class_128();
-	struct sb_cache *c = cache(cls);
-	uint32_t cap = c->depot.mag_cap;
+	struct sb_depot *d = depot(cls);
+	uint32_t cap = d->mag_cap;
 	void **v = alloc_n(cls, 2 * (size_t)cap);	/* the loaded magazine is empty */
 	struct sb_mag *a, *b;
 	void *x, *y;
@@ -268,9 +374,9 @@ TEST(frees_fill_the_loaded_magazine_then_swap_in_the_empty_previous_one_without_
 	CHECK(a->cap == cap && a->rounds == cap - 1);
 	CHECK(b->cap == cap && b->rounds == 0);
 
-	exchanges = c->depot.exchanges;
-	nfull = c->depot.nfull;
-	nempty = c->depot.nempty;
+	exchanges = d->exchanges;
+	nfull = d->nfull;
+	nempty = d->nempty;
 	tc_free(cls, x);	/* fills the loaded magazine */
 	CHECK(bin(cls)->loaded == a && a->rounds == cap);
 	tc_free(cls, y);	/* loaded full: the empty previous one comes in */
@@ -279,17 +385,18 @@ TEST(frees_fill_the_loaded_magazine_then_swap_in_the_empty_previous_one_without_
 	       (void *)bin(cls)->loaded, (void *)bin(cls)->prev, (void *)b, (void *)a);
 	CHECK(b->rounds == 1 && b->objs[0] == y);
 	CHECK(a->rounds == cap);
-	CHECKF(c->depot.exchanges == exchanges, "%llu depot exchanges for a swap",
-	       (unsigned long long)(c->depot.exchanges - exchanges));
-	CHECK(c->depot.nfull == nfull && c->depot.nempty == nempty);
+	CHECKF(d->exchanges == exchanges, "%llu depot exchanges for a swap",
+	       (unsigned long long)(d->exchanges - exchanges));
+	CHECK(d->nfull == nfull && d->nempty == nempty);
+	check_layers(cls);
 	free(v);
 }
 
 TEST(when_both_magazines_are_full_a_free_sends_the_previous_one_to_the_depot_and_loads_an_empty_one)
 {
 	unsigned cls = class_128();
-	struct sb_cache *c = cache(cls);
-	uint32_t cap = c->depot.mag_cap;
+	struct sb_depot *d = depot(cls);
+	uint32_t cap = d->mag_cap;
 	void **v = alloc_n(cls, 3 * (size_t)cap);
 	struct sb_mag *loaded, *prev, *m;
 	size_t nfull;
@@ -298,24 +405,25 @@ TEST(when_both_magazines_are_full_a_free_sends_the_previous_one_to_the_depot_and
 	loaded = bin(cls)->loaded;
 	prev = bin(cls)->prev;
 	CHECK(loaded->rounds == cap && prev->rounds == cap && loaded != prev);
-	nfull = c->depot.nfull;
+	nfull = d->nfull;
 	tc_free(cls, v[2 * cap]);
-	CHECKF(c->depot.nfull == nfull + 1, "depot holds %zu full magazines, had %zu",
-	       c->depot.nfull, nfull);
-	CHECK(c->depot.full == prev && prev->rounds == cap);
+	CHECKF(d->nfull == nfull + 1, "depot holds %zu full magazines, had %zu", d->nfull, nfull);
+	CHECK(d->full == prev && prev->rounds == cap);
 	m = bin(cls)->loaded;
 	CHECK(m != loaded && m != prev);
 	CHECK(m->rounds == 1 && m->objs[0] == v[2 * cap]);
 	CHECK(bin(cls)->prev == loaded && loaded->rounds == cap);
+	check_layers(cls);
 	free(v);
 }
 
 TEST(when_both_magazines_are_empty_malloc_takes_a_full_magazine_from_the_depot_not_the_slab)
 {
 	unsigned cls = class_128();
-	struct sb_cache *c = cache(cls);
-	uint32_t cap = c->depot.mag_cap;
-	void **v = alloc_n(cls, 3 * cap);
+	struct sb_slab_cache *c = slab(cls);
+	struct sb_depot *d = depot(cls);
+	uint32_t cap = d->mag_cap;
+	void **v = alloc_n(cls, 3 * cap), **w;
 	struct sb_mag *full;
 	size_t active;
 	void *p;
@@ -323,9 +431,9 @@ TEST(when_both_magazines_are_empty_malloc_takes_a_full_magazine_from_the_depot_n
 	/* 3 * cap frees: the first magazine ends up in the depot, the thread
 	 * keeps two full ones; 2 * cap allocations empty those two. */
 	free_range(cls, v, 0, 3 * cap);
-	CHECK(c->depot.nfull == 1);
-	full = c->depot.full;
-	CHECK(alloc_n(cls, 2 * cap) != NULL);
+	CHECK(d->nfull == 1);
+	full = d->full;
+	w = alloc_n(cls, 2 * cap);
 	CHECK(bin(cls)->loaded->rounds == 0 && bin(cls)->prev->rounds == 0);
 	CHECK(bin(cls)->loaded->cap == cap && bin(cls)->prev->cap == cap);
 
@@ -333,10 +441,12 @@ TEST(when_both_magazines_are_empty_malloc_takes_a_full_magazine_from_the_depot_n
 	p = tc_alloc(cls);
 	CHECKF(c->active_objs == active, "%zd objects came from the slab layer",
 	       (ssize_t)(c->active_objs - active));
-	CHECK(c->depot.nfull == 0);
-	CHECK(c->depot.nempty == 1);	/* the empty magazine given in exchange */
+	CHECK(d->nfull == 0);
+	CHECK(d->nempty == 1);		/* the empty magazine given in exchange */
 	CHECK(bin(cls)->loaded == full && full->rounds == cap - 1);
 	CHECK(p == v[cap - 1]);		/* the last object freed into it */
+	check_layers(cls);
+	free(w);
 	free(v);
 }
 
@@ -346,8 +456,8 @@ struct xfree {
 	unsigned cls;
 	void **v;
 	size_t n;
-	size_t main_rounds;	/* the main thread's loaded magazine, as B sees it */
 	size_t depot_nfull;	/* after B's frees, before B exits */
+	bool tc_valid;		/* B's cache passed sb_tc_validate before B exited */
 };
 
 static void *free_one_and_look(void *arg)
@@ -359,13 +469,14 @@ static void *free_one_and_look(void *arg)
 	m = bin(x->cls)->loaded;
 	CHECKF(m->rounds == 1 && m->objs[0] == x->v[0],
 	       "freeing thread's magazine: %u rounds", m->rounds);
+	x->tc_valid = sb_tc_validate();
 	return NULL;
 }
 
 TEST(an_object_freed_by_another_thread_goes_into_that_threads_magazine)
 {
 	unsigned cls = class_128();
-	struct sb_cache *c = cache(cls);
+	struct sb_slab_cache *c = slab(cls);
 	struct xfree x = { .cls = cls, .n = 1 };
 	size_t active, rounds;
 
@@ -373,9 +484,11 @@ TEST(an_object_freed_by_another_thread_goes_into_that_threads_magazine)
 	active = c->active_objs;
 	rounds = bin(cls)->loaded->rounds;
 	run_thread(free_one_and_look, &x);	/* checks its own magazine */
+	CHECK(x.tc_valid);
 	CHECK(bin(cls)->loaded->rounds == rounds);	/* not the allocating thread's */
 	/* The freeing thread has exited, its partly filled magazine went back. */
 	CHECK(c->active_objs == active - 1);
+	check_layers(cls);
 	free(x.v);
 }
 
@@ -384,15 +497,17 @@ static void *free_all(void *arg)
 	struct xfree *x = arg;
 
 	free_range(x->cls, x->v, 0, x->n);
-	x->depot_nfull = cache(x->cls)->depot.nfull;
+	x->depot_nfull = depot(x->cls)->nfull;
+	x->tc_valid = sb_tc_validate();
 	return NULL;
 }
 
 TEST(objects_freed_by_one_thread_are_handed_out_to_another_through_the_depot)
 {
 	unsigned cls = class_128();
-	struct sb_cache *c = cache(cls);
-	uint32_t cap = c->depot.mag_cap;
+	struct sb_slab_cache *c = slab(cls);
+	struct sb_depot *d = depot(cls);
+	uint32_t cap = d->mag_cap;
 	struct xfree x = { .cls = cls, .n = 4 * (size_t)cap };
 	size_t active, i;
 	void *p;
@@ -402,14 +517,17 @@ TEST(objects_freed_by_one_thread_are_handed_out_to_another_through_the_depot)
 	run_thread(free_all, &x);	/* thread B frees them all */
 	CHECKF(x.depot_nfull == 2, "B's frees put %zu magazines in the depot, expected 2",
 	       x.depot_nfull);
-	CHECK(c->depot.nfull >= 2);
+	CHECK(x.tc_valid);
+	CHECK(d->nfull >= 2);
+	CHECK(sb_depot_validate(d));
 	for (i = 0; i < x.n; i++) {
 		p = tc_alloc(cls);
 		CHECKF(in_set(x.v, x.n, p), "allocation %zu: %p is not one B freed", i, p);
 	}
 	CHECKF(c->active_objs == active, "%zd objects came from the slab layer",
 	       (ssize_t)(c->active_objs - active));
-	CHECK(c->depot.nfull == 0);
+	CHECK(d->nfull == 0);
+	check_layers(cls);
 	free(x.v);
 }
 
@@ -429,25 +547,26 @@ static void *alloc_then_free_all(void *arg)
 
 	free_range(e->cls, v, 0, e->n);
 	free(v);
-	e->nfull_before_exit = cache(e->cls)->depot.nfull;
+	e->nfull_before_exit = depot(e->cls)->nfull;
 	return NULL;
 }
 
 TEST(thread_exit_hands_the_threads_full_magazines_to_the_depot)
 {
 	unsigned cls = class_128();
-	struct sb_cache *c = cache(cls);
-	uint32_t cap = c->depot.mag_cap;
+	struct sb_slab_cache *c = slab(cls);
+	struct sb_depot *d = depot(cls);
+	uint32_t cap = d->mag_cap;
 	struct exiting e = { .cls = cls, .n = 2 * (size_t)cap };
 
 	run_thread(alloc_then_free_all, &e);	/* it held two full magazines */
 	CHECK(e.nfull_before_exit == 0);
-	CHECKF(c->depot.nfull == 2, "depot: %zu full magazines after the exit", c->depot.nfull);
-	CHECK(c->depot.full->rounds == cap && c->depot.full->next->rounds == cap);
+	CHECKF(d->nfull == 2, "depot: %zu full magazines after the exit", d->nfull);
+	CHECK(d->full->rounds == cap && d->full->next->rounds == cap);
 	CHECK(c->active_objs == 2 * (size_t)cap);	/* still cached, not in the slabs */
 	CHECKF(cached_obj_bytes() == 2 * (size_t)cap * c->size,
-	       "sb_mag_cached reports %zu bytes, expected %zu", cached_obj_bytes(),
-	       2 * (size_t)cap * c->size);
+	       "%zu bytes cached, expected %zu", cached_obj_bytes(), 2 * (size_t)cap * c->size);
+	check_layers(cls);
 }
 
 static void *alloc_one(void *arg)
@@ -462,16 +581,18 @@ static void *alloc_one(void *arg)
 TEST(thread_exit_returns_the_objects_of_a_partly_filled_magazine_to_the_slab_layer)
 {
 	unsigned cls = class_128();
-	struct sb_cache *c = cache(cls);
+	struct sb_slab_cache *c = slab(cls);
+	struct sb_depot *d = depot(cls);
 	struct exiting e = { .cls = cls };
 
 	run_thread(alloc_one, &e);	/* a magazine from the slab layer, one taken */
 	CHECKF(c->active_objs == 1, "%zu objects out of the slab layer, 1 in use",
 	       c->active_objs);
-	CHECK(c->depot.nfull == 0);
-	CHECK(c->depot.nempty == 1);	/* the magazine itself is kept, empty */
+	CHECK(d->nfull == 0);
+	CHECK(d->nempty == 1);	/* the magazine itself is kept, empty */
 	CHECK(cached_obj_bytes() == 0);
-	CHECK(page_of(e.kept)->state == SB_PAGE_SLAB);
+	CHECK(sb_page_state(page_of(e.kept)) == SB_PAGE_SLAB);
+	check_layers(cls);
 }
 
 /* ---- Reaping ----------------------------------------------------------- */
@@ -479,82 +600,89 @@ TEST(thread_exit_returns_the_objects_of_a_partly_filled_magazine_to_the_slab_lay
 TEST(reaping_all_returns_every_depot_magazine_and_its_objects_to_the_slab_layer)
 {
 	unsigned cls = class_128();
-	struct sb_cache *c = cache(cls);
-	uint32_t cap = c->depot.mag_cap;
+	struct sb_slab_cache *c = slab(cls);
+	struct sb_depot *d = depot(cls);
+	uint32_t cap = d->mag_cap;
 	size_t active;
 	int i;
 
 	for (i = 0; i < 3; i++)
-		sb_depot_put(c, full_magazine(c));
-	sb_depot_put(c, sb_mag_new(cap));
-	CHECK(c->depot.nfull == 3 && c->depot.nempty == 1);
+		sb_depot_put(d, full_magazine(d), "free");
+	sb_depot_put(d, sb_mag_new(cap), "free");
+	CHECK(d->nfull == 3 && d->nempty == 1);
+	CHECK(sb_depot_validate(d));
 	active = c->active_objs;
 	CHECK(active == 3 * (size_t)cap);
-	sb_depot_reap(c, true);
-	CHECK(c->depot.nfull == 0 && c->depot.full == NULL);
-	CHECK(c->depot.nempty == 0 && c->depot.empty == NULL);
+	sb_depot_reap(d, true, "malloc_trim");
+	CHECK(d->nfull == 0 && d->full == NULL);
+	CHECK(d->nempty == 0 && d->empty == NULL);
 	CHECKF(c->active_objs == active - 3 * (size_t)cap, "active_objs %zu, expected %zu",
 	       c->active_objs, active - 3 * (size_t)cap);
 	CHECK(cached_obj_bytes() == 0);
+	check_layers(cls);
 }
 
 TEST(magazines_idle_in_the_depot_for_a_whole_interval_are_reaped_at_a_later_exchange)
 {
 	unsigned cls = class_128();
-	struct sb_cache *c = cache(cls);
-	uint32_t cap = c->depot.mag_cap;
+	struct sb_slab_cache *c = slab(cls);
+	struct sb_depot *d = depot(cls);
+	uint32_t cap = d->mag_cap;
 	size_t active;
 	int i;
 
 	for (i = 0; i < 4; i++)
-		sb_depot_put(c, full_magazine(c));
-	sb_depot_reap(c, false);	/* an update now: the interval starts */
-	CHECKF(c->depot.nfull == 4, "%zu of 4 magazines left right after they came in",
-	       c->depot.nfull);
-	exchange_tick(c);		/* inside the interval: no update */
-	CHECK(c->depot.nfull == 4);
+		sb_depot_put(d, full_magazine(d), "free");
+	sb_depot_reap(d, false, "free");	/* an update now: the interval starts */
+	CHECKF(d->nfull == 4, "%zu of 4 magazines left right after they came in", d->nfull);
+	exchange_tick(d);		/* inside the interval: no update */
+	CHECK(d->nfull == 4);
+	CHECK(sb_depot_validate(d));
 	active = c->active_objs;
 	sleep_ms(PAST_INTERVAL_MS);
-	exchange_tick(c);		/* an interval later: reaped */
-	CHECKF(c->depot.nfull == 0, "%zu of 4 idle magazines left after an interval",
-	       c->depot.nfull);
+	exchange_tick(d);		/* an interval later: reaped */
+	CHECKF(d->nfull == 0, "%zu of 4 idle magazines left after an interval", d->nfull);
 	CHECKF(c->active_objs == active - 4 * (size_t)cap, "active_objs %zu, expected %zu",
 	       c->active_objs, active - 4 * (size_t)cap);
+	check_layers(cls);
 }
 
 TEST(magazines_in_steady_use_are_not_reaped_only_those_idle_beyond_the_working_set)
 {
 	unsigned cls = class_128();
-	struct sb_cache *c = cache(cls);
-	uint32_t cap = c->depot.mag_cap;
+	struct sb_slab_cache *c = slab(cls);
+	struct sb_depot *d = depot(cls);
+	uint32_t cap = d->mag_cap;
 	struct sb_mag *m[2];
 	uint64_t start;
 	size_t active;
 	int i, round;
 
 	for (i = 0; i < 4; i++)
-		sb_depot_put(c, full_magazine(c));
-	sb_depot_reap(c, false);
+		sb_depot_put(d, full_magazine(d), "free");
+	sb_depot_reap(d, false, "free");
 	start = now_ms();
 	/* Through the interval, two of the four are taken and given back. */
 	for (round = 0; round < 5; round++) {
 		for (i = 0; i < 2; i++) {
-			m[i] = sb_depot_exchange(c, NULL, false);
+			m[i] = sb_depot_exchange(d, NULL, false, "malloc");
 			CHECK(m[i] != NULL && m[i]->rounds == cap);
 		}
-		CHECK(c->depot.nfull == 2);
+		CHECK(d->nfull == 2);
 		for (i = 0; i < 2; i++)
-			sb_depot_put(c, m[i]);
-		CHECK(c->depot.nfull == 4);
+			sb_depot_put(d, m[i], "free");
+		CHECK(d->nfull == 4);
 		sleep_ms(50);
 	}
 	CHECK(now_ms() - start < 1000);	/* still inside the interval */
+	CHECK(sb_depot_validate(d));
 	active = c->active_objs;
 	sleep_ms(PAST_INTERVAL_MS - (long)(now_ms() - start));
-	exchange_tick(c);
-	CHECKF(c->depot.nfull == 2, "%zu full magazines after the update, expected the 2 in use",
-	       c->depot.nfull);
+	exchange_tick(d);
+	CHECKF(d->nfull == 2, "%zu full magazines after the update, expected the 2 in use",
+	       d->nfull);
 	CHECK(c->active_objs == active - 2 * (size_t)cap);
+	check_layers(cls);
 }
 
 /* ---- Magazine capacity ------------------------------------------------- */
@@ -565,72 +693,79 @@ TEST(magazines_hold_about_32_KiB_of_objects_clamped_to_8_to_64_rounds)
 	size_t want;
 	unsigned i;
 
-	for (i = 0; i < sb_nr_classes; i++) {
-		size = cache(i)->size;
-		cap = cache(i)->depot.mag_cap;
+	for (i = 0; i < SB_NR_CLASSES; i++) {
+		size = slab(i)->size;
+		cap = depot(i)->mag_cap;
 		want = (32 << 10) / size;
 		want = want < 8 ? 8 : want > 64 ? 64 : want;
 		CHECKF(cap == want, "class %u (%u bytes): %u rounds, expected %zu", i, size, cap,
 		       want);
 		CHECKF(cap <= last, "class %u (%u bytes): %u rounds, more than the class below",
 		       i, size, cap);
+		CHECK(sb_depot_mag_cap(depot(i)) == cap);
 		last = cap;
 	}
-	CHECK(cache(sb_size_class(16))->depot.mag_cap > cache(sb_size_class(16384))->depot.mag_cap);
+	CHECK(depot(sb_size_class(16))->mag_cap > depot(sb_size_class(16384))->mag_cap);
 }
 
 TEST(more_than_16_contended_depot_locks_in_an_interval_double_the_capacity_of_new_magazines)
 {
-	struct sb_cache *c = cache(sb_size_class(16));
-	uint32_t cap = c->depot.mag_cap;
+	unsigned cls = sb_size_class(16);
+	struct sb_depot *d = depot(cls);
+	uint32_t cap = d->mag_cap;
 
 	CHECK(cap == 64);
-	c->depot.contention = CONTENTION_LIMIT + 1;
-	CHECK(force_update(c) == 2 * cap);	/* the magazine made after the update */
-	CHECK(c->depot.mag_cap == 2 * cap);
-	CHECK(c->depot.contention == 0);
+	sb_depot_set_contention(d, CONTENTION_LIMIT + 1);
+	CHECK(force_update(d) == 2 * cap);	/* the magazine made after the update */
+	CHECK(d->mag_cap == 2 * cap);
+	CHECK(d->contention == 0);
 	/* A thread's first magazine now has the new capacity. */
-	CHECK(tc_alloc(sb_size_class(16)) != NULL);
-	CHECK(bin(sb_size_class(16))->loaded->cap == 2 * cap);
+	CHECK(tc_alloc(cls) != NULL);
+	CHECK(bin(cls)->loaded->cap == 2 * cap);
+	check_layers(cls);
 }
 
 TEST(sixteen_contended_depot_locks_in_an_interval_leave_the_capacity_alone)
 {
-	struct sb_cache *c = cache(sb_size_class(16));
-	uint32_t cap = c->depot.mag_cap;
+	struct sb_depot *d = depot(sb_size_class(16));
+	uint32_t cap = d->mag_cap;
 
-	c->depot.contention = CONTENTION_LIMIT;
-	force_update(c);
-	CHECK(c->depot.mag_cap == cap);
-	CHECK(c->depot.contention == 0);
+	sb_depot_set_contention(d, CONTENTION_LIMIT);
+	force_update(d);
+	CHECK(d->mag_cap == cap);
+	CHECK(d->contention == 0);
+	CHECK(sb_depot_validate(d));
 }
 
 TEST(contention_counted_in_one_interval_is_forgotten_at_the_next_update)
 {
-	struct sb_cache *c = cache(sb_size_class(16));
-	uint32_t cap = c->depot.mag_cap;
+	struct sb_depot *d = depot(sb_size_class(16));
+	uint32_t cap = d->mag_cap;
 
-	c->depot.contention = CONTENTION_LIMIT;
-	force_update(c);
-	c->depot.contention += 1;	/* 17 over two intervals, 1 in this one */
-	force_update(c);
-	CHECK(c->depot.mag_cap == cap);
+	sb_depot_set_contention(d, CONTENTION_LIMIT);
+	force_update(d);
+	CHECK(d->contention == 0);
+	sb_depot_set_contention(d, 1);	/* 17 over two intervals, 1 in this one */
+	force_update(d);
+	CHECK(d->mag_cap == cap);
+	CHECK(sb_depot_validate(d));
 }
 
 TEST(magazine_capacity_doubles_up_to_256_rounds_and_no_further)
 {
-	struct sb_cache *c = cache(sb_size_class(16));
-	uint32_t want = c->depot.mag_cap;
+	struct sb_depot *d = depot(sb_size_class(16));
+	uint32_t want = d->mag_cap;
 	int i;
 
 	for (i = 0; i < 6; i++) {
-		c->depot.contention = CONTENTION_LIMIT + 1;
-		force_update(c);
+		sb_depot_set_contention(d, CONTENTION_LIMIT + 1);
+		force_update(d);
 		want = want * 2 > MAX_ROUNDS ? MAX_ROUNDS : want * 2;
-		CHECKF(c->depot.mag_cap == want, "update %d: %u rounds, expected %u", i + 1,
-		       c->depot.mag_cap, want);
+		CHECKF(d->mag_cap == want, "update %d: %u rounds, expected %u", i + 1, d->mag_cap,
+		       want);
 	}
-	CHECK(c->depot.mag_cap == MAX_ROUNDS);
+	CHECK(d->mag_cap == MAX_ROUNDS);
+	CHECK(sb_depot_validate(d));
 }
 
 TEST(no_size_class_grows_its_magazines_beyond_256_rounds)
@@ -638,23 +773,24 @@ TEST(no_size_class_grows_its_magazines_beyond_256_rounds)
 	unsigned i;
 	int k;
 
-	for (i = 0; i < sb_nr_classes; i++) {
-		struct sb_cache *c = cache(i);
-		uint32_t start = c->depot.mag_cap;
+	for (i = 0; i < SB_NR_CLASSES; i++) {
+		struct sb_depot *d = depot(i);
+		uint32_t start = d->mag_cap;
 
 		for (k = 0; k < 8; k++) {
-			c->depot.contention = CONTENTION_LIMIT + 1;
-			force_update(c);
-			CHECKF(c->depot.mag_cap <= MAX_ROUNDS,
+			sb_depot_set_contention(d, CONTENTION_LIMIT + 1);
+			force_update(d);
+			CHECKF(d->mag_cap <= MAX_ROUNDS,
 			       "class %u (%u bytes): %u rounds to start, %u after %d doublings",
-			       i, c->size, start, c->depot.mag_cap, k + 1);
+			       i, slab(i)->size, start, d->mag_cap, k + 1);
 		}
-		CHECK(c->depot.mag_cap > start);
+		CHECK(d->mag_cap > start);
+		CHECKF(sb_depot_validate(d), "class %u", i);
 	}
 }
 
 struct blocked {
-	struct sb_cache *c;
+	struct sb_depot *d;
 	volatile pid_t tid;
 	struct sb_mag *got;
 };
@@ -664,7 +800,7 @@ static void *take_empty(void *arg)
 	struct blocked *b = arg;
 
 	__atomic_store_n(&b->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
-	b->got = sb_depot_get_empty(b->c);
+	b->got = sb_depot_get_empty(b->d);
 	return NULL;
 }
 
@@ -688,14 +824,14 @@ static char thread_state(pid_t tid)
 
 TEST(a_depot_lock_that_has_to_be_waited_for_counts_as_contention)
 {
-	struct sb_cache *c = cache(class_128());
-	struct blocked b = { .c = c };
+	struct sb_depot *d = depot(class_128());
+	struct blocked b = { .d = d };
 	pthread_t th;
 	int i;
 
-	sb_depot_put(c, sb_depot_get_empty(c));	/* uncontended: not counted */
-	CHECK(c->depot.contention == 0);
-	CHECK(pthread_mutex_lock(&c->depot.lock) == 0);
+	sb_depot_put(d, sb_depot_get_empty(d), "free");	/* uncontended: not counted */
+	CHECK(d->contention == 0);
+	sb_depot_lock(d);
 	CHECK(pthread_create(&th, NULL, take_empty, &b) == 0);
 	while (__atomic_load_n(&b.tid, __ATOMIC_ACQUIRE) == 0)
 		sleep_ms(1);
@@ -704,51 +840,61 @@ TEST(a_depot_lock_that_has_to_be_waited_for_counts_as_contention)
 		sleep_ms(1);
 	CHECK(thread_state(b.tid) == 'S');
 	sleep_ms(20);
-	CHECK(pthread_mutex_unlock(&c->depot.lock) == 0);
+	sb_depot_unlock(d);
 	CHECK(pthread_join(th, NULL) == 0);
 	CHECK(b.got != NULL);
-	CHECKF(c->depot.contention == 1, "contention %u after one waited-for lock",
-	       c->depot.contention);
+	CHECKF(d->contention == 1, "contention %u after one waited-for lock", d->contention);
+	sb_depot_put(d, b.got, "free");
+	CHECK(sb_depot_validate(d));
 }
 
 /* ---- Page blocks ------------------------------------------------------- */
 
 TEST(a_thread_keeps_up_to_four_freed_page_blocks_of_each_size_up_to_16_pages)
 {
-	void *blocks[SB_TC_LARGE_PAGES + 1][SB_TC_LARGE_DEPTH + 1];
+	void *blocks[SB_PCP_MAX_PAGES + 1][SB_PCP_DEPTH + 1];
+	struct sb_pcp *pcp;
 	size_t free_before, kept = 0;
 	uint32_t n, i;
 
-	CHECK(SB_TC_LARGE_DEPTH == 4 && SB_TC_LARGE_PAGES == 16);
-	for (n = 1; n <= SB_TC_LARGE_PAGES; n++)
-		for (i = 0; i <= SB_TC_LARGE_DEPTH; i++) {
+	CHECK(SB_PCP_DEPTH == 4 && SB_PCP_MAX_PAGES == 16);
+	for (n = 1; n <= SB_PCP_MAX_PAGES; n++)
+		for (i = 0; i <= SB_PCP_DEPTH; i++) {
 			blocks[n][i] = sb_buddy_alloc(n, 1);
 			CHECK(blocks[n][i] != NULL);
 		}
 	free_before = free_pages_everywhere();
-	for (n = 1; n <= SB_TC_LARGE_PAGES; n++) {
-		for (i = 0; i < SB_TC_LARGE_DEPTH; i++)
-			CHECKF(sb_tc_large_free(n, blocks[n][i], "free"),
+	pcp = sb_tc_pcp();
+	CHECK(pcp != NULL);
+	CHECK(sb_tc->state == SB_TC_LIVE && pcp == &sb_tc->pcp);
+	for (n = 1; n <= SB_PCP_MAX_PAGES; n++) {
+		for (i = 0; i < SB_PCP_DEPTH; i++)
+			CHECKF(sb_pcp_push(pcp, n, blocks[n][i], "free"),
 			       "%u-page block %u was not kept", n, i + 1);
-		CHECKF(!sb_tc_large_free(n, blocks[n][SB_TC_LARGE_DEPTH], "free"),
+		CHECKF(!sb_pcp_push(pcp, n, blocks[n][SB_PCP_DEPTH], "free"),
 		       "a fifth %u-page block was kept", n);
-		kept += SB_TC_LARGE_DEPTH * (size_t)n;
-		for (i = 0; i < SB_TC_LARGE_DEPTH; i++)
-			CHECK(page_of(blocks[n][i])->state == SB_PAGE_LARGE);
+		CHECK(pcp->lists[n].count == SB_PCP_DEPTH);
+		kept += SB_PCP_DEPTH * (size_t)n;
+		for (i = 0; i < SB_PCP_DEPTH; i++)
+			CHECK(sb_page_state(page_of(blocks[n][i])) == SB_PAGE_BLOCK);
 	}
-	CHECK(sb_tc->state == SB_TC_LIVE);
 	CHECK(free_pages_everywhere() == free_before);	/* none went to the buddy allocator */
-	CHECKF(cached_page_bytes() == kept * PAGE, "sb_mag_cached: %zu bytes of pages, expected %zu",
+	CHECKF(cached_page_bytes() == kept * PAGE, "%zu bytes of pages cached, expected %zu",
 	       cached_page_bytes(), kept * PAGE);
+	CHECK(sb_pcp_pages(pcp) == kept);
+	CHECK(sb_tc_validate());
+	check_zones();
 }
 
 static void free_cached_block_twice(void *arg)
 {
+	struct sb_pcp *pcp = sb_tc_pcp();
 	void *p = sb_buddy_alloc(2, 1);
 
-	if (p == NULL || !sb_tc_large_free(2, p, "free"))
+	(void)arg;
+	if (pcp == NULL || p == NULL || !sb_pcp_push(pcp, 2, p, "free"))
 		_exit(3);
-	sb_tc_large_free(2, p, "free");
+	sb_pcp_push(pcp, 2, p, "free");
 }
 
 TEST(freeing_a_cached_page_block_again_aborts_with_double_free)
@@ -761,41 +907,48 @@ TEST(freeing_a_cached_page_block_again_aborts_with_double_free)
 
 TEST(flush_returns_the_cached_page_blocks_to_the_buddy_allocator)
 {
-	void *blocks[SB_TC_LARGE_DEPTH];
+	void *blocks[SB_PCP_DEPTH];
+	struct sb_pcp *pcp = sb_tc_pcp();
 	size_t free_before;
 	uint32_t i;
 
-	for (i = 0; i < SB_TC_LARGE_DEPTH; i++) {
+	CHECK(pcp != NULL);
+	for (i = 0; i < SB_PCP_DEPTH; i++) {
 		blocks[i] = sb_buddy_alloc(4, 1);
 		CHECK(blocks[i] != NULL);
 	}
 	free_before = free_pages_everywhere();
-	for (i = 0; i < SB_TC_LARGE_DEPTH; i++)
-		CHECK(sb_tc_large_free(4, blocks[i], "free"));
+	for (i = 0; i < SB_PCP_DEPTH; i++)
+		CHECK(sb_pcp_push(pcp, 4, blocks[i], "free"));
 	CHECK(free_pages_everywhere() == free_before);
-	sb_tc_flush();
-	CHECKF(free_pages_everywhere() == free_before + 4 * SB_TC_LARGE_DEPTH,
+	CHECK(sb_tc_validate());
+	sb_tc_flush("free");
+	CHECKF(free_pages_everywhere() == free_before + 4 * SB_PCP_DEPTH,
 	       "%zd pages came back, expected %d", (ssize_t)(free_pages_everywhere() - free_before),
-	       4 * SB_TC_LARGE_DEPTH);
-	CHECK(sb_tc->large[4].count == 0);
+	       4 * SB_PCP_DEPTH);
+	CHECK(sb_tc->pcp.lists[4].count == 0);
 	CHECK(cached_page_bytes() == 0);
-	for (i = 0; i < SB_TC_LARGE_DEPTH; i++)
-		CHECK(page_of(blocks[i])->state != SB_PAGE_LARGE);
+	for (i = 0; i < SB_PCP_DEPTH; i++)
+		CHECK(sb_page_state(page_of(blocks[i])) != SB_PAGE_BLOCK);
+	CHECK(sb_tc_validate());
+	check_zones();
 }
 
 TEST(flush_hands_the_threads_magazines_to_the_depot)
 {
 	unsigned cls = class_128();
-	struct sb_cache *c = cache(cls);
-	uint32_t cap = c->depot.mag_cap;
+	struct sb_slab_cache *c = slab(cls);
+	struct sb_depot *d = depot(cls);
+	uint32_t cap = d->mag_cap;
 	void **v = alloc_n(cls, 2 * (size_t)cap);
 
 	free_range(cls, v, 0, 2 * (size_t)cap);
-	CHECK(c->depot.nfull == 0);
-	sb_tc_flush();
-	CHECK(c->depot.nfull == 2);
-	CHECK(bin(cls)->loaded->cap == 0 && bin(cls)->prev->cap == 0);
+	CHECK(d->nfull == 0);
+	sb_tc_flush("free");
+	CHECK(d->nfull == 2);
+	CHECK(!sb_mag_is_real(bin(cls)->loaded) && !sb_mag_is_real(bin(cls)->prev));
 	CHECK(cached_obj_bytes() == 2 * (size_t)cap * c->size);
+	check_layers(cls);
 	free(v);
 }
 
@@ -807,15 +960,15 @@ TEST(fork_prepare_holds_every_depot_lock_until_the_parent_handler_releases_them)
 	size_t n = 0;
 
 	sb_fork_prepare();
-	for (c = sb_cache_list(); c != NULL; c = c->next, n++)
-		CHECKF(pthread_mutex_trylock(&c->depot.lock) == EBUSY,
-		       "%s: depot lock free during fork", c->name);
+	for (c = sb_cache_first(); c != NULL; c = sb_cache_next(c), n++)
+		CHECKF(pthread_mutex_trylock(&sb_cache_depot(c)->lock) == EBUSY,
+		       "%s: depot lock free during fork", sb_cache_slab(c)->name);
 	CHECK(n >= SB_NR_CLASSES);
 	sb_fork_parent();
-	for (c = sb_cache_list(); c != NULL; c = c->next) {
-		CHECKF(pthread_mutex_trylock(&c->depot.lock) == 0,
-		       "%s: depot lock still held after fork", c->name);
-		pthread_mutex_unlock(&c->depot.lock);
+	for (c = sb_cache_first(); c != NULL; c = sb_cache_next(c)) {
+		CHECKF(pthread_mutex_trylock(&sb_cache_depot(c)->lock) == 0,
+		       "%s: depot lock still held after fork", sb_cache_slab(c)->name);
+		pthread_mutex_unlock(&sb_cache_depot(c)->lock);
 	}
 }
 
@@ -827,7 +980,7 @@ struct holder {
 static void *hold_two_full_magazines(void *arg)
 {
 	struct holder *h = arg;
-	uint32_t cap = cache(h->cls)->depot.mag_cap;
+	uint32_t cap = depot(h->cls)->mag_cap;
 	void **v = alloc_n(h->cls, 2 * (size_t)cap);
 	char b = 0;
 
@@ -841,8 +994,9 @@ static void *hold_two_full_magazines(void *arg)
 TEST(a_child_forked_from_a_thread_keeps_that_threads_cache_only_and_usable_depots)
 {
 	unsigned cls = class_128();
-	struct sb_cache *c = cache(cls);
-	size_t cap = c->depot.mag_cap, mine, theirs;
+	struct sb_slab_cache *c = slab(cls);
+	struct sb_depot *d = depot(cls);
+	size_t cap = d->mag_cap, mine, theirs;
 	struct holder h = { .cls = cls };
 	pthread_t th;
 	int status;
@@ -857,37 +1011,188 @@ TEST(a_child_forked_from_a_thread_keeps_that_threads_cache_only_and_usable_depot
 	theirs = 2 * cap * c->size;
 	CHECK(cached_obj_bytes() == mine + theirs);
 
-	sb_fork_prepare();		/* what malloc.c's atfork handlers do */
-	pid = fork();
-	CHECK(pid >= 0);
+	/* What fork() does with the atfork handlers init.c registers; _Fork()
+	 * itself runs none, so each runs once. */
+	fflush(stdout);
+	sb_fork_prepare();
+	pid = _Fork();
 	if (pid == 0) {
-		uint64_t exchanges = c->depot.exchanges;
+		struct sb_cache *k;
 		size_t i;
 
 		alarm(10);
 		sb_fork_child();
-		if (cached_obj_bytes() != mine)
-			_exit(3);
-		/* Every depot lock is usable: whole magazines move. */
+		CHECKF(cached_obj_bytes() == mine, "child: %zu bytes cached, its own thread had %zu",
+		       cached_obj_bytes(), mine);
+		/* Every lock is usable: whole magazines move. */
 		for (i = 0; i < 4 * cap; i++)
-			if (tc_alloc(cls) == NULL)
-				_exit(4);
-		(void)exchanges;
-		if (pthread_mutex_trylock(&c->depot.lock) != 0)
-			_exit(5);	/* inherited locked */
-		pthread_mutex_unlock(&c->depot.lock);
-		for (c = sb_cache_list(); c != NULL; c = c->next)
-			sb_depot_reap(c, true);
+			CHECK(tc_alloc(cls) != NULL);
+		for (k = sb_cache_first(); k != NULL; k = sb_cache_next(k)) {
+			CHECKF(pthread_mutex_trylock(&sb_cache_depot(k)->lock) == 0,
+			       "child: %s: depot lock inherited locked", sb_cache_slab(k)->name);
+			pthread_mutex_unlock(&sb_cache_depot(k)->lock);
+			CHECKF(pthread_mutex_trylock(&sb_cache_slab(k)->lock) == 0,
+			       "child: %s: slab lock inherited locked", sb_cache_slab(k)->name);
+			pthread_mutex_unlock(&sb_cache_slab(k)->lock);
+		}
+		check_layers(cls);
+		for (k = sb_cache_first(); k != NULL; k = sb_cache_next(k))
+			sb_depot_reap(sb_cache_depot(k), true, "malloc_trim");
+		CHECK(sb_depot_validate(d));
 		_exit(0);
 	}
 	sb_fork_parent();
+	CHECK(pid > 0);
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECKF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: status 0x%x%s", status,
-	       WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ? " (deadlocked)" :
-	       WIFEXITED(status) && WEXITSTATUS(status) == 3 ? " (other threads' caches counted)" : "");
+	       WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ? " (deadlocked)" : "");
 	CHECK(cached_obj_bytes() == mine + theirs);	/* the parent still has both */
+	check_layers(cls);
 	CHECK(write(h.go[1], &b, 1) == 1);
 	CHECK(pthread_join(th, NULL) == 0);
+}
+
+/* ---- The validators catch what they check ------------------------------ */
+
+TEST(the_depot_validator_catches_a_full_count_that_disagrees_with_its_list)
+{
+	struct sb_depot *d = depot(class_128());
+	struct capture cap;
+	char out[512];
+	bool ok;
+
+	sb_depot_put(d, full_magazine(d), "free");
+	sb_depot_put(d, full_magazine(d), "free");
+	CHECK(d->nfull == 2 && sb_depot_validate(d));
+	d->nfull = 3;		/* broken on purpose: two on the list */
+	capture_stderr(&cap);
+	ok = sb_depot_validate(d);
+	release_stderr(&cap, out, sizeof(out));
+	CHECK_INVALID(ok, out, "sbmalloc: depot: invalid: list count wrong");
+}
+
+TEST(the_depot_validator_catches_a_magazine_on_the_full_list_that_is_not_full)
+{
+	struct sb_depot *d = depot(class_128());
+	struct capture cap;
+	char out[512];
+	bool ok;
+
+	sb_depot_put(d, full_magazine(d), "free");
+	sb_depot_put(d, full_magazine(d), "free");
+	CHECK(sb_depot_validate(d));
+	d->full->next->rounds--;	/* broken on purpose: one round short */
+	capture_stderr(&cap);
+	ok = sb_depot_validate(d);
+	release_stderr(&cap, out, sizeof(out));
+	CHECK_INVALID(ok, out, "sbmalloc: depot: invalid: magazine on the wrong list");
+}
+
+TEST(the_magazine_validator_catches_a_round_that_is_not_an_object_of_its_cache)
+{
+	unsigned cls = class_128(), other = sb_size_class(256);
+	struct sb_slab_cache *c = slab(cls);
+	struct sb_mag *m = sb_mag_new(8);
+	struct capture cap;
+	char out[512];
+	void *good, *foreign;
+	bool ok;
+
+	CHECK(m != NULL && sb_mag_fill(m, c, 8, "malloc") == 8);
+	CHECK(sb_slab_alloc_batch(slab(other), &foreign, 1, "malloc") == 1);
+	CHECK(sb_mag_validate(m, c));
+	good = m->objs[3];
+
+	/* An object of another cache. */
+	m->objs[3] = foreign;
+	capture_stderr(&cap);
+	ok = sb_mag_validate(m, c);
+	release_stderr(&cap, out, sizeof(out));
+	CHECK_INVALID(ok, out, "sbmalloc: magazine: invalid: round is not an object of its cache");
+
+	/* An address inside one of its own objects. */
+	m->objs[3] = (char *)good + 16;
+	capture_stderr(&cap);
+	ok = sb_mag_validate(m, c);
+	release_stderr(&cap, out, sizeof(out));
+	CHECK_INVALID(ok, out, "sbmalloc: magazine: invalid: round is not an object of its cache");
+
+	m->objs[3] = good;
+	CHECK(sb_mag_validate(m, c));
+}
+
+TEST(the_thread_cache_validator_catches_magazines_in_a_bin_without_a_cache)
+{
+	unsigned cls = class_128();
+	struct sb_mag *spare;
+	struct capture cap;
+	char out[512];
+	bool ok;
+
+	CHECK(tc_alloc(cls) != NULL);		/* a live cache */
+	CHECK(sb_tc_validate());
+	/* The last dedicated bin has no cache in this program. */
+	spare = sb_mag_new(8);
+	CHECK(spare != NULL);
+	bin(SB_NR_BINS - 1)->loaded = spare;	/* broken on purpose */
+	capture_stderr(&cap);
+	ok = sb_tc_validate();
+	release_stderr(&cap, out, sizeof(out));
+	CHECK_INVALID(ok, out, "sbmalloc: tcache: invalid: magazines for a bin without a cache");
+}
+
+TEST(the_thread_cache_validator_catches_a_page_block_on_the_list_of_another_size)
+{
+	struct sb_pcp *pcp = sb_tc_pcp();
+	void *p = sb_buddy_alloc(2, 1);
+	struct capture cap;
+	char out[512];
+	bool ok;
+
+	CHECK(pcp != NULL && p != NULL);
+	CHECK(sb_pcp_push(pcp, 2, p, "free"));
+	CHECK(sb_tc_validate());
+	CHECK(sb_pcp_pop(pcp, 2, &p));
+	CHECK(sb_pcp_push(pcp, 3, p, "free"));	/* broken on purpose: a 2-page block */
+	capture_stderr(&cap);
+	ok = sb_tc_validate();
+	release_stderr(&cap, out, sizeof(out));
+	CHECK_INVALID(ok, out, "sbmalloc: pcp: invalid: not an allocated block of its list's size");
+}
+
+TEST(the_slab_validator_catches_an_object_count_that_disagrees_with_the_slabs)
+{
+	unsigned cls = class_128();
+	struct sb_slab_cache *c = slab(cls);
+	struct capture cap;
+	char out[512];
+	bool ok;
+
+	free(alloc_n(cls, 10));		/* objects out in the thread's magazine */
+	CHECK(sb_slab_validate(c));
+	c->active_objs++;		/* broken on purpose */
+	capture_stderr(&cap);
+	ok = sb_slab_validate(c);
+	release_stderr(&cap, out, sizeof(out));
+	CHECK_INVALID(ok, out, "sbmalloc: slab: invalid: active_objs wrong");
+}
+
+TEST(the_buddy_validator_catches_a_free_page_count_that_disagrees_with_the_free_lists)
+{
+	struct sb_zone *z;
+	struct capture cap;
+	char out[512];
+	bool ok;
+
+	CHECK(sb_buddy_alloc(3, 1) != NULL);
+	CHECK(sb_region_count() == 1);
+	check_zones();
+	z = sb_zone_of_region(sb_region_at(0));
+	z->free_pages++;		/* broken on purpose */
+	capture_stderr(&cap);
+	ok = sb_buddy_validate(0);
+	release_stderr(&cap, out, sizeof(out));
+	CHECK_INVALID(ok, out, "sbmalloc: buddy: invalid: free_pages wrong");
 }
 
 int main(int argc, char **argv)
@@ -920,15 +1225,18 @@ int main(int argc, char **argv)
 			flush_hands_the_threads_magazines_to_the_depot,
 			fork_prepare_holds_every_depot_lock_until_the_parent_handler_releases_them,
 			a_child_forked_from_a_thread_keeps_that_threads_cache_only_and_usable_depots)
+		TAP_APPLY(TAP_CASE,
+			the_depot_validator_catches_a_full_count_that_disagrees_with_its_list,
+			the_depot_validator_catches_a_magazine_on_the_full_list_that_is_not_full,
+			the_magazine_validator_catches_a_round_that_is_not_an_object_of_its_cache,
+			the_thread_cache_validator_catches_magazines_in_a_bin_without_a_cache,
+			the_thread_cache_validator_catches_a_page_block_on_the_list_of_another_size,
+			the_slab_validator_catches_an_object_count_that_disagrees_with_the_slabs,
+			the_buddy_validator_catches_a_free_page_count_that_disagrees_with_the_free_lists)
 	};
 
-	sb_config_init();
-	sb_config.hugepages = SB_HUGEPAGES_OFF;
-	if (!sb_region_init()) {
-		printf("Bail out! sb_region_init failed\n");
-		return 1;
-	}
-	sb_slab_init();
-	sb_mag_init();		/* the key whose destructor flushes an exiting thread */
+	sb_global_init();
+	sb_config_set_hugepages(SB_HUGEPAGES_OFF);
+	sb_tc_init();		/* the key whose destructor flushes an exiting thread */
 	return tap_main_many(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
