@@ -169,6 +169,16 @@ size_t sb_huge_size(const struct sb_huge *h)
 	return h->size;
 }
 
+size_t sb_huge_reserved(const struct sb_huge *h)
+{
+	return h->reserved;
+}
+
+enum sb_backing sb_huge_backing(const struct sb_huge *h)
+{
+	return h->backing;
+}
+
 void sb_huge_counters(struct sb_huge_counters *out, bool locked)
 {
 	if (locked)
@@ -212,9 +222,7 @@ void sb_huge_fork_child(void)
 	struct sb_huge *h;
 
 	for (h = huge_list; h != NULL; h = h->next)
-		if (h->backing == SB_BACKING_HUGETLB) {
-			sb_os_rebase_to_4k(h->base, h->size, NULL);
+		if (h->backing == SB_BACKING_HUGETLB && sb_os_rebase_to_4k(h->base, h->size, NULL))
 			h->backing = SB_BACKING_4K;
-		}
 	pthread_mutex_init(&huge_lock, NULL);
 }

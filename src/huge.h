@@ -6,6 +6,7 @@
 #define SB_HUGE_H
 
 #include "common.h"
+#include "os.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -22,6 +23,9 @@ bool sb_huge_resize(struct sb_huge *h, size_t size);
 void *sb_huge_base(const struct sb_huge *h);
 /* Bytes readable and writable. */
 size_t sb_huge_size(const struct sb_huge *h);
+/* Bytes of address space held (the registry maps them all to h). */
+size_t sb_huge_reserved(const struct sb_huge *h);
+enum sb_backing sb_huge_backing(const struct sb_huge *h);
 
 struct sb_huge_counters {
 	size_t count;			/* live huge blocks */

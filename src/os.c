@@ -245,14 +245,14 @@ static bool page_used(const uint64_t *used, size_t idx)
 	return used == NULL || (used[idx / 64] >> (idx % 64) & 1);
 }
 
-void sb_os_rebase_to_4k(char *base, size_t len, const uint64_t *used)
+bool sb_os_rebase_to_4k(char *base, size_t len, const uint64_t *used)
 {
 	char *copy = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	size_t idx = 0, run, pages = len >> SB_PAGE_SHIFT;
 
 	if (copy == MAP_FAILED)
-		return;		/* keep the hugetlb pages: no worse than before */
+		return false;	/* keep the hugetlb pages: no worse than before */
 	while (idx < pages) {
 		if (!page_used(used, idx)) {
 			idx++;
@@ -264,8 +264,11 @@ void sb_os_rebase_to_4k(char *base, size_t len, const uint64_t *used)
 		       (run - idx) << SB_PAGE_SHIFT);
 		idx = run;
 	}
-	if (mremap(copy, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, base) != base)
+	if (mremap(copy, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, base) != base) {
 		munmap(copy, len);
+		return false;
+	}
+	return true;
 }
 
 const char *sb_backing_name(enum sb_backing b)

@@ -51,9 +51,9 @@ size_t sb_os_resident(const void *addr, size_t len);
 /*
  * Replace the hugetlb mapping [base, base+len) by ordinary pages holding
  * the same data.  used: a bitmap of the 4 KiB pages worth copying, or NULL
- * for all of them.  On failure the hugetlb pages stay.
+ * for all of them.  False if the OS refused: the hugetlb pages stay.
  */
-void sb_os_rebase_to_4k(char *base, size_t len, const uint64_t *used);
+bool sb_os_rebase_to_4k(char *base, size_t len, const uint64_t *used);
 
 const char *sb_backing_name(enum sb_backing b);
 

@@ -74,9 +74,8 @@ struct sb_region *sb_region_at(size_t i)
 
 void sb_region_leave_hugetlb(struct sb_region *r, const uint64_t *used)
 {
-	if (r->backing != SB_BACKING_HUGETLB)
+	if (r->backing != SB_BACKING_HUGETLB || !sb_os_rebase_to_4k(r->base, SB_REGION_SIZE, used))
 		return;
-	sb_os_rebase_to_4k(r->base, SB_REGION_SIZE, used);
 	r->backing = SB_BACKING_4K;
 	hugetlb_regions--;
 }

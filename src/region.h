@@ -34,7 +34,8 @@ size_t sb_region_count(void);
 struct sb_region *sb_region_at(size_t i);
 
 /* In a forked child: give r ordinary pages instead of hugetlb ones,
- * copying only the pages marked in used (SB_REGION_PAGES bits). */
+ * copying only the pages marked in used (SB_REGION_PAGES bits).  If the OS
+ * refuses, r keeps its hugetlb pages and its backing says so. */
 void sb_region_leave_hugetlb(struct sb_region *r, const uint64_t *used);
 
 struct sb_region_counters {
