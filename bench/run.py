@@ -328,8 +328,8 @@ CASES = [
          'and strings of 200,000 entries',
          {'full': ['6'], 'quick': ['2'], 'smoke': ['1', '20000']}),
     Case('gcc', 'real',
-         'gcc -O2 -c of a generated C file (bench/gen-c.py, 1000 functions '
-         'full)',
+         'gcc -O2 -c of a generated C file (bench/real/gen-c.py, 1000 '
+         'functions full)',
          {'full': ['1000'], 'quick': ['150'], 'smoke': ['30']},
          max_reps={'full': 3}, needs=('gcc',), in_quick=False),
     Case('sqlite', 'real',
@@ -388,7 +388,7 @@ def prepare_case(ctx, case):
     if case.name == 'gcc':
         ctx.gcc_src = os.path.join(ctx.tmp, 'big.c')
         with open(ctx.gcc_src, 'w') as f:
-            subprocess.run([sys.executable, os.path.join(HERE, 'gen-c.py'),
+            subprocess.run([sys.executable, os.path.join(HERE, 'real', 'gen-c.py'),
                             case.args[ctx.mode][0]], stdout=f, check=True)
     if case.name == 'redis' and ctx.shim is None:
         ctx.shim = build_glibc_shim(ctx)
