@@ -1,6 +1,8 @@
 """The cases: what each one runs, and how a run of it under one column is
 measured and checked."""
 
+import contextlib
+import dataclasses
 import hashlib
 import os
 import re
@@ -17,6 +19,7 @@ from .measure import (CHECK_RE, FIELD_RE, Result, base_env, column_env,
                       spawn_argv)
 
 
+@dataclasses.dataclass(eq=False)
 class Case:
     """A benchmark case.  kind: 'workload' (bench/workloads/) or 'real'.
     metric: 'time' (seconds, lower is better) or 'rps' (higher is better).
@@ -24,19 +27,20 @@ class Case:
     in_quick: whether --quick runs it (unless named with --only).  max_reps:
     per mode, a cap on the repetitions.  extra: also run the huge-page
     variant columns."""
+    name: str
+    kind: str
+    what: str
+    args: dict
+    metric: str = 'time'
+    max_reps: dict = dataclasses.field(default_factory=dict)
+    extra: bool = False
+    needs: tuple = ()
+    program: str | None = None
+    in_quick: bool = True
 
-    def __init__(self, name, kind, what, args, metric='time', max_reps=None,
-                 extra=False, needs=(), program=None, in_quick=True):
-        self.name = name
-        self.kind = kind
-        self.what = what
-        self.args = args
-        self.metric = metric
-        self.max_reps = max_reps or {}
-        self.extra = extra
-        self.needs = needs
-        self.program = program or name
-        self.in_quick = in_quick
+    def __post_init__(self):
+        self.max_reps = self.max_reps or {}
+        self.program = self.program or self.name
 
 
 CASES = [
@@ -229,6 +233,19 @@ def redis_cli(sock, *args, timeout=30):
                           timeout=timeout)
 
 
+def wait_status(pid, seconds):
+    """The wait status of pid if it exits within seconds (0: has it exited
+    already?), else None."""
+    end = time.monotonic() + seconds
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() >= end:
+            return None
+        time.sleep(0.02)
+
+
 def run_redis(ctx, case, col):
     """Start redis-server under col on a unix socket in a fresh directory,
     run redis-benchmark (not preloaded) against it, check its data, shut it
@@ -246,7 +263,7 @@ def run_redis(ctx, case, col):
                               env=column_env(col, ctx.shim), cwd=d,
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
-    status = ru = None
+    status = None
     error = None
     rps = None
     check = None
@@ -254,10 +271,9 @@ def run_redis(ctx, case, col):
         # Wait for the socket (at most 20 s), noticing an early death.
         deadline = time.monotonic() + 20
         while True:
-            pid, st, r = os.wait4(server.pid, os.WNOHANG)
-            if pid:
-                status, ru = st, r
-                raise RuntimeError('redis-server died at start: ' + describe_status(st))
+            status = wait_status(server.pid, 0)
+            if status is not None:
+                raise RuntimeError('redis-server died at start: ' + describe_status(status))
             if os.path.exists(sock) and redis_cli(sock, 'ping').stdout.strip() == b'PONG':
                 break
             if time.monotonic() > deadline:
@@ -286,17 +302,9 @@ def run_redis(ctx, case, col):
             # Give it 20 s to exit after SHUTDOWN, then SIGTERM, then SIGKILL.
             for sig, wait in ((None, 20), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
                 if sig is not None:
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.killpg(server.pid, sig)
-                    except ProcessLookupError:
-                        pass
-                end = time.monotonic() + wait
-                while time.monotonic() < end:
-                    pid, st, r = os.wait4(server.pid, os.WNOHANG)
-                    if pid:
-                        status, ru = st, r
-                        break
-                    time.sleep(0.02)
+                status = wait_status(server.pid, wait)
                 if status is not None:
                     break
         server.returncode = os.waitstatus_to_exitcode(status) if status is not None else -9

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import tempfile
 
-from .summary import rss_ratio, time_ratio
+from .summary import RATIO
 
 # Bar colours: sbmalloc and its variants in reds, the others distinct.
 COLOURS = {'glibc': '#8c8c8c', 'jemalloc': '#1f77b4', 'tcmalloc': '#2ca02c',
@@ -25,19 +25,19 @@ def draw_chart(path, cases, cols, cells, skipped, title):
     lowest = 1.0
     with tempfile.TemporaryDirectory() as d:
         for kind in ('time', 'rss'):
-            ratio = time_ratio if kind == 'time' else rss_ratio
+            ratio = RATIO[kind]
             with open(os.path.join(d, kind + '.dat'), 'w') as f:
                 f.write('case ' + ' '.join('"%s"' % c.name for c in cols) + '\n')
                 for case in run_cases:
                     row = cells[case.name]
                     g = row.get('glibc')
-                    gv = None if g is None else (g.value if kind == 'time' else g.rss)
+                    gv = None if g is None else g.of(kind)
                     vals = []
                     for col in cols:
                         cell = row.get(col.name)
                         v = None
                         if cell is not None and not cell.failed:
-                            v = ratio(case, cell.value if kind == 'time' else cell.rss, gv)
+                            v = ratio(case, cell.of(kind), gv)
                         vals.append('?' if v is None else '%.4f' % v)
                         if v is not None:
                             lowest = min(lowest, v)

@@ -12,7 +12,7 @@ import time
 from . import SRCDIR, note
 from .cases import CASE_BY_NAME, CASES, Context
 from .chart import draw_chart
-from .columns import Column, find_columns
+from .columns import KNOWN, Column, find_columns
 from .measure import Result
 from .meta import make_meta
 from .report import render, write_doc
@@ -80,11 +80,9 @@ def main(argv, doc):
     wanted = None
     if args.allocators:
         wanted = {n.strip() for n in args.allocators.split(',') if n.strip()}
-        known = {'glibc', 'jemalloc', 'tcmalloc', 'mimalloc', 'sbmalloc',
-                 'sbmalloc-hugetlb', 'sbmalloc-thp', 'sbmalloc-4k'}
-        if wanted - known:
+        if wanted - KNOWN:
             note('unknown allocator(s): %s; known: %s'
-                 % (', '.join(sorted(wanted - known)), ', '.join(sorted(known))))
+                 % (', '.join(sorted(wanted - KNOWN)), ', '.join(sorted(KNOWN))))
             return 2
     if args.from_json:
         # Render the tables and the chart again from saved results.

@@ -1,9 +1,18 @@
 """Allocators: the columns of the tables."""
 
+import dataclasses
 import os
 
 from . import LIBDIR, note
 
+# sbmalloc's huge-page settings, run as extra columns where a case asks.
+HUGEPAGE_COLUMNS = (('sbmalloc-hugetlb', 'hugetlb'), ('sbmalloc-thp', 'thp'),
+                    ('sbmalloc-4k', 'off'))
+KNOWN = {'glibc', 'jemalloc', 'tcmalloc', 'mimalloc', 'sbmalloc'} | {
+    name for name, _ in HUGEPAGE_COLUMNS}
+
+
+@dataclasses.dataclass(eq=False)
 class Column:
     """One column of the tables: an allocator, or sbmalloc in one setting.
 
@@ -11,22 +20,20 @@ class Column:
     env: extra environment variables.
     extra: True for the huge-page variants run only where a case asks.
     """
+    name: str
+    preload: str | None
+    env: dict = dataclasses.field(default_factory=dict)
+    extra: bool = False
 
-    def __init__(self, name, preload, env=None, extra=False):
-        self.name = name
-        self.preload = preload
-        self.env = env or {}
-        self.extra = extra
+    def __post_init__(self):
+        self.env = self.env or {}
 
     def __repr__(self):
         return self.name
 
 
 def first_existing(paths):
-    for p in paths:
-        if p and os.path.exists(p):
-            return p
-    return None
+    return next((p for p in paths if p and os.path.exists(p)), None)
 
 
 def find_columns(sblib, wanted):
@@ -52,8 +59,7 @@ def find_columns(sblib, wanted):
         cols.append(Column(name, path))
     # sbmalloc's huge-page settings: with sbmalloc, or when named.
     sb = cands[-1][1]
-    for name, mode in (('sbmalloc-hugetlb', 'hugetlb'), ('sbmalloc-thp', 'thp'),
-                       ('sbmalloc-4k', 'off')):
+    for name, mode in HUGEPAGE_COLUMNS:
         if sb and (not wanted or name in wanted or 'sbmalloc' in wanted):
             cols.append(Column(name, sb, {'SBMALLOC_HUGEPAGES': mode}, extra=True))
     return cols

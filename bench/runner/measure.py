@@ -2,6 +2,7 @@
 (bench/workloads/spawn.c), which reports the program's peak RSS and wait
 status."""
 
+import dataclasses
 import os
 import re
 import signal
@@ -35,17 +36,16 @@ def column_env(col, shim=None):
     return env
 
 
+@dataclasses.dataclass
 class Result:
     """What one run gave: value (seconds, or requests/s), rss_kib, check
     (the part of the output that must not depend on the allocator), text
     (the output line), error (None when it worked)."""
-
-    def __init__(self, value=None, rss_kib=None, check=None, text='', error=None):
-        self.value = value
-        self.rss_kib = rss_kib
-        self.check = check
-        self.text = text
-        self.error = error
+    value: float | None = None
+    rss_kib: int | None = None
+    check: str | None = None
+    text: str = ''
+    error: str | None = None
 
 
 def describe_status(status):
@@ -81,7 +81,9 @@ def run_child(spawn, argv, env, cwd, timeout, stdin_path=None):
     """Run argv through the launcher; return (seconds, wait status, peak
     RSS KiB, stdout, stderr).  The wall time is time.monotonic() around the
     launcher.  It runs in a session of its own, so a timeout kills the whole
-    process group (e.g. gcc and its cc1)."""
+    process group (e.g. gcc and its cc1).  The wait is a blocking wait4 (a
+    timer thread does the kill): Popen.wait(timeout) would poll, and its
+    sleeps would count in the time."""
     result_file = tempfile.mktemp(prefix='spawn.', dir=cwd)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         stdin = open(stdin_path, 'rb') if stdin_path else subprocess.DEVNULL
@@ -101,7 +103,7 @@ def run_child(spawn, argv, env, cwd, timeout, stdin_path=None):
             timer = threading.Timer(timeout, kill)
             timer.start()
             try:
-                _, status, ru = os.wait4(proc.pid, 0)
+                _, status, _ = os.wait4(proc.pid, 0)
             finally:
                 t1 = time.monotonic()
                 timer.cancel()

@@ -38,14 +38,12 @@ def package_version(path):
 
 def sbmalloc_version(builddir):
     ver = ''
-    for h in (os.path.join(builddir, 'config.h'),):
-        try:
-            with open(h) as f:
-                m = re.search(r'#define PACKAGE_VERSION "([^"]*)"', f.read())
-                if m:
-                    ver = m.group(1)
-        except OSError:
-            pass
+    try:
+        with open(os.path.join(builddir, 'config.h')) as f:
+            m = re.search(r'#define PACKAGE_VERSION "([^"]*)"', f.read())
+            ver = m.group(1) if m else ''
+    except OSError:
+        pass
     rev = sh(['git', '-C', SRCDIR, 'describe', '--always', '--dirty'])
     return 'sbmalloc %s%s' % (ver or '?', (' (git %s)' % rev) if rev else '')
 
@@ -85,7 +83,7 @@ def make_meta(args, argv, cols, cases, skipped):
     cmd = {'full': 'make bench', 'quick': 'make bench-quick',
            'smoke': 'bench/run.py --smoke'}[args.mode]
     if args.only or args.reps_given or args.allocators:
-        cmd = 'bench/run.py ' + ' '.join(shlex.quote(a) for a in argv)
+        cmd = 'bench/run.py ' + shlex.join(argv)
     return {'mode': args.mode, 'cmd': cmd, 'reps': reps,
             'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
             'machine': machine_info(),

@@ -1,6 +1,8 @@
 """The run: cases x repetitions x columns, interleaved (for each repetition
 the columns take turns)."""
 
+import contextlib
+
 from . import note
 from .cases import case_available, prepare_case, run_case
 from .hugetlb import HugePool, hugetlb_pages_needed
@@ -36,19 +38,18 @@ def run_all(ctx, cases, cols):
     for case in plan:
         prepare_case(ctx, case)
         ccols = cols_for(case, cols)
-        pool = None
-        if any(c.name == 'sbmalloc-hugetlb' for c in ccols):
-            mib = int(case.args[ctx.mode][0])
-            pool = HugePool(hugetlb_pages_needed(mib),
-                            may_write=ctx.mode != 'smoke' and not ctx.args.no_hugetlb_reserve)
-            pool.__enter__()
-            if not pool.ok:
-                reason = 'sbmalloc-hugetlb skipped: %s' % pool.why
-                note('%s: %s' % (case.name, reason))
-                colskip[(case.name, 'sbmalloc-hugetlb')] = pool.why
-                ccols = [c for c in ccols if c.name != 'sbmalloc-hugetlb']
-                total -= reps_for(ctx, case)
-        try:
+        with contextlib.ExitStack() as stack:
+            if any(c.name == 'sbmalloc-hugetlb' for c in ccols):
+                mib = int(case.args[ctx.mode][0])
+                pool = stack.enter_context(HugePool(
+                    hugetlb_pages_needed(mib),
+                    may_write=ctx.mode != 'smoke' and not ctx.args.no_hugetlb_reserve))
+                if not pool.ok:
+                    reason = 'sbmalloc-hugetlb skipped: %s' % pool.why
+                    note('%s: %s' % (case.name, reason))
+                    colskip[(case.name, 'sbmalloc-hugetlb')] = pool.why
+                    ccols = [c for c in ccols if c.name != 'sbmalloc-hugetlb']
+                    total -= reps_for(ctx, case)
             results[case.name] = {c.name: [] for c in ccols}
             for rep in range(reps_for(ctx, case)):
                 for col in ccols:
@@ -62,7 +63,4 @@ def run_all(ctx, cases, cols):
                         note('[%d/%d] %s %s #%d: %s, %s  | %s'
                              % (done, total, case.name, col.name, rep + 1,
                                 fmt_value(case, r.value), fmt_rss(r.rss_kib), r.text))
-        finally:
-            if pool is not None:
-                pool.__exit__(None, None, None)
     return results, skipped, colskip

@@ -1,7 +1,6 @@
 """From runs to numbers: medians per case and column, ratios, geometric
 means, the consistency of results across columns."""
 
-import math
 import statistics
 
 from .measure import FIELD_RE
@@ -17,6 +16,10 @@ class Cell:
         self.value = statistics.median([r.value for r in ok]) if ok and not self.failed else None
         self.rss = statistics.median([r.rss_kib for r in ok]) if ok and not self.failed else None
         self.lines = [r.text for r in ok]
+
+    def of(self, kind):
+        """The median of kind: 'time' (time or throughput) or 'rss'."""
+        return self.value if kind == 'time' else self.rss
 
 
 def summarize(results):
@@ -54,15 +57,17 @@ def rss_ratio(case, v, ref):
     return v / ref
 
 
+RATIO = {'time': time_ratio, 'rss': rss_ratio}
+
 
 def geomean(xs):
+    """The geometric mean of the ratios that are there, or None."""
     xs = [x for x in xs if x is not None]
-    if not xs:
-        return None
-    return math.exp(sum(math.log(x) for x in xs) / len(xs))
+    return statistics.geometric_mean(xs) if xs else None
 
 
 def fields_median(lines):
+    """The median of every key=number field of the output lines."""
     vals = {}
     for line in lines:
         for k, v in FIELD_RE.findall(line):
