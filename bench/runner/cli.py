@@ -63,11 +63,8 @@ def on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def main(argv, doc):
-    """bench/run.py with arguments argv; doc is its docstring (the first
-    paragraph is --help's description).  Returns the exit status."""
-    args = parse_args(argv, doc)
-    signal.signal(signal.SIGTERM, on_sigterm)
+def select_cases(args):
+    """The cases the mode and --only ask for, or None (after a message)."""
     cases = [c for c in CASES if args.mode != 'quick' or c.in_quick]
     if args.only:
         names = [n.strip() for n in args.only.split(',') if n.strip()]
@@ -75,8 +72,70 @@ def main(argv, doc):
         if bad:
             note('unknown case(s): %s; the cases are %s'
                  % (', '.join(bad), ', '.join(c.name for c in CASES)))
-            return 2
+            return None
         cases = [c for c in CASES if c.name in names]
+    return cases
+
+
+def load_json(path):
+    """(meta, cases, cols, results, skipped, colskip) saved by save_json."""
+    with open(path) as f:
+        saved = json.load(f)
+    meta = saved['meta']
+    cases = [CASE_BY_NAME[n] for n in meta['cases']]
+    cols = [Column(n, p, e, x) for n, p, e, x in meta['columns']]
+    results = {case: {col: [Result(**r) for r in runs] for col, runs in cs.items()}
+               for case, cs in saved['results'].items()}
+    colskip = {tuple(k.split('/', 1)): v for k, v in saved['colskip'].items()}
+    return meta, cases, cols, results, saved['skipped'], colskip
+
+
+def save_json(path, meta, results, skipped, colskip):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump({'meta': meta,
+                   'results': {case: {col: [vars(r) for r in runs]
+                                      for col, runs in cols.items()}
+                               for case, cols in results.items()},
+                   'skipped': skipped,
+                   'colskip': {'%s/%s' % k: v for k, v in colskip.items()}},
+                  f, indent=1)
+
+
+def failures(cases, results):
+    """Every failed run, and every case whose results differ by column."""
+    errors = []
+    for case in cases:
+        for col, runs in results.get(case.name, {}).items():
+            errors.extend('%s under %s: %s' % (case.name, col, r.error)
+                          for r in runs if r.error)
+        if case.name in results:
+            errors.extend(check_consistency(case.name, results[case.name]))
+    return errors
+
+
+def smoke_problems(cases, results, skipped, body):
+    """What --smoke checks besides the failures."""
+    problems = []
+    # Every case that was not skipped ran under every column it has.
+    for case in cases:
+        if case.name in skipped:
+            continue
+        if case.name not in results or not all(results[case.name].values()):
+            problems.append('smoke: %s did not run under every allocator' % case.name)
+    if '| **geometric mean** |' not in body:
+        problems.append('smoke: the table did not come out')
+    return problems
+
+
+def main(argv, doc):
+    """bench/run.py with arguments argv; doc is its docstring (the first
+    paragraph is --help's description).  Returns the exit status."""
+    args = parse_args(argv, doc)
+    signal.signal(signal.SIGTERM, on_sigterm)
+    cases = select_cases(args)
+    if cases is None:
+        return 2
     wanted = None
     if args.allocators:
         wanted = {n.strip() for n in args.allocators.split(',') if n.strip()}
@@ -86,16 +145,8 @@ def main(argv, doc):
             return 2
     if args.from_json:
         # Render the tables and the chart again from saved results.
-        with open(args.from_json) as f:
-            saved = json.load(f)
-        meta = saved['meta']
+        meta, cases, cols, results, skipped, colskip = load_json(args.from_json)
         args.mode = meta['mode']
-        cases = [CASE_BY_NAME[n] for n in meta['cases']]
-        cols = [Column(n, p, e, x) for n, p, e, x in meta['columns']]
-        results = {case: {col: [Result(**r) for r in runs] for col, runs in cs.items()}
-                   for case, cs in saved['results'].items()}
-        skipped = saved['skipped']
-        colskip = {tuple(k.split('/', 1)): v for k, v in saved['colskip'].items()}
         elapsed = 0.0
     else:
         cols = find_columns(args.lib, wanted)
@@ -104,19 +155,11 @@ def main(argv, doc):
             return 2
         t0 = time.monotonic()
         with tempfile.TemporaryDirectory(prefix='sbmalloc-bench.') as tmp:
-            ctx = Context(args, tmp)
-            results, skipped, colskip = run_all(ctx, cases, cols)
+            results, skipped, colskip = run_all(Context(args, tmp), cases, cols)
         elapsed = time.monotonic() - t0
         meta = make_meta(args, argv, cols, cases, skipped)
     cells = summarize(results)
-    errors = []
-    for case in cases:
-        for col, runs in results.get(case.name, {}).items():
-            for r in runs:
-                if r.error:
-                    errors.append('%s under %s: %s' % (case.name, col, r.error))
-        if case.name in results:
-            errors.extend(check_consistency(case.name, results[case.name]))
+    errors = failures(cases, results)
     chart_err = None
     chart_rel = None
     if args.chart:
@@ -132,36 +175,21 @@ def main(argv, doc):
             if args.out:
                 chart_rel = os.path.relpath(os.path.abspath(args.chart),
                                             os.path.dirname(os.path.abspath(args.out)))
-    body, behind = render(meta, cases, cols, cells, skipped, colskip, chart_rel, errors)
+    body, _ = render(meta, cases, cols, cells, skipped, colskip, chart_rel, errors)
     print(body)
     if args.out:
         write_doc(args.out, body)
         note('results written to %s' % args.out)
     if args.json and not args.from_json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump({'meta': meta,
-                       'results': {case: {col: [vars(r) for r in runs]
-                                          for col, runs in cols_.items()}
-                                   for case, cols_ in results.items()},
-                       'skipped': skipped,
-                       'colskip': {'%s/%s' % k: v for k, v in colskip.items()}},
-                      f, indent=1)
+        save_json(args.json, meta, results, skipped, colskip)
     note('%d case(s), %d column(s), %.0f s' % (len(results), len(cols), elapsed))
     status = 0
     if errors:
         note('FAILURES:\n  ' + '\n  '.join(errors))
         status = 1
     if args.mode == 'smoke':
-        # Every case that was not skipped ran under every column it has.
-        for case in cases:
-            if case.name in skipped:
-                continue
-            if case.name not in results or not all(results[case.name].values()):
-                note('smoke: %s did not run under every allocator' % case.name)
-                status = 1
-        if '| **geometric mean** |' not in body:
-            note('smoke: the table did not come out')
+        for msg in smoke_problems(cases, results, skipped, body):
+            note(msg)
             status = 1
         if chart_err and args.chart and shutil.which('gnuplot'):
             status = 1
