@@ -1,6 +1,7 @@
 /*
- * callgrind-ops.c - the allocation patterns that bench/micro/callgrind-ops
- * measures.
+ * callgrind-patterns.c - the allocation patterns that bench/micro/callgrind-ops
+ * measures.  (Not callgrind-ops.c: make's built-in rule "%: %.c" would then
+ * rebuild the callgrind-ops script from it, e.g. in make dist.)
  *
  *   ops PATTERN N     runs N operations of PATTERN (see patterns[] below)
  *
