@@ -1,20 +1,20 @@
-// shim.cc - registers the C benchmark bodies of ops.c with Google Benchmark.
+// shim.cc - registers the C benchmark bodies of cases.c with Google Benchmark.
 //
-//   bench/gbench/sbbench [--benchmark_filter=REGEX] [--benchmark_format=json] ...
-//   LD_PRELOAD=/path/to/libjemalloc.so.2 bench/gbench/sbbench ...
+//   bench/micro/gbench/sbbench [--benchmark_filter=REGEX] [--benchmark_format=json] ...
+//   LD_PRELOAD=/path/to/libjemalloc.so.2 bench/micro/gbench/sbbench ...
 //
-//   bench/gbench/sbbench --sbbench_iterations=N ...   every case runs exactly N
+//   bench/micro/gbench/sbbench --sbbench_iterations=N ...   every case runs exactly N
 //        iterations (rounded up to whole batches; per thread), instead of
 //        Google Benchmark's timed runs: fixed work, so that counts from
 //        perf stat can be compared between allocators (the names then
 //        gain /iterations:N after the arguments)
 //
 // One binary for every allocator: it is not linked with sbmalloc; choose the
-// allocator with LD_PRELOAD (bench/gbench-compare does this for each one).
+// allocator with LD_PRELOAD (bench/micro/gbench-compare does this for each one).
 // The allocator the process really got is recorded in the output's context
 // as "allocator" (ops_allocator_name()).
 //
-// Cases (time per iteration = time per operation, see ops.h):
+// Cases (time per iteration = time per operation, see cases.h):
 //   BM_malloc_free/size:N          malloc+free pair, N = 16 B .. 16 KiB
 //   BM_calloc_free/size:N          calloc+free pair
 //   BM_aligned_alloc_free/align:A/size:N   aligned_alloc+free pair
@@ -36,7 +36,7 @@
 #include <cstring>
 #include <vector>
 
-#include "ops.h"
+#include "cases.h"
 
 namespace {
 

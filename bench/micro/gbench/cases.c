@@ -1,5 +1,5 @@
 /*
- * ops.c - the bodies of sbbench's micro-benchmarks (see ops.h).
+ * cases.c - the bodies of sbbench's micro-benchmarks (see cases.h).
  *
  * Built with -fno-builtin: the compiler must not know what malloc and free
  * do, or it could drop a malloc/free pair or turn malloc+memset into
@@ -10,7 +10,7 @@
  * allocator sees exactly the same sequence of requests.
  */
 #define _GNU_SOURCE
-#include "ops.h"
+#include "cases.h"
 
 #include <dlfcn.h>
 #include <sched.h>

@@ -1,15 +1,15 @@
 #!/bin/sh
-# bench/real-rss.sh - peak RSS and wall time of real programs, glibc against
-# sbmalloc, interleaved (glibc sbmalloc glibc sbmalloc ...), medians.
+# bench/real/real-rss.sh - peak RSS and wall time of real programs, glibc
+# against sbmalloc, interleaved (glibc sbmalloc glibc sbmalloc ...), medians.
 #
-#   bench/real-rss.sh [-n RUNS] [-l LIBSBMALLOC]
+#   bench/real/real-rss.sh [-n RUNS] [-l LIBSBMALLOC]
 #
 # Cases: `python3 -c pass` and `gcc -O2 -c` of a generated 3,000-function
-# C file (bench/gen-c.py).  Prints a Markdown table.
+# C file (bench/real/gen-c.py).  Prints a Markdown table.
 set -eu
 runs=5
 here=$(cd "$(dirname "$0")" && pwd)
-lib=${SBMALLOC_LIB:-$here/../src/.libs/libsbmalloc.so}
+lib=${SBMALLOC_LIB:-$here/../../src/.libs/libsbmalloc.so}
 while getopts n:l: o; do
 	case $o in
 	n) runs=$OPTARG ;;

@@ -1,13 +1,16 @@
 /*
- * ops.c - the allocation patterns that bench/callgrind-ops measures.
+ * callgrind-patterns.c - the allocation patterns that bench/micro/callgrind-ops
+ * measures.  (Not callgrind-ops.c: make's built-in rule "%: %.c" would then
+ * rebuild the callgrind-ops script from it, e.g. in make dist.)
  *
  *   ops PATTERN N     runs N operations of PATTERN (see patterns[] below)
  *
- * Each pattern's unit is one "operation" of the table in bench/README:
- * a malloc+free pair, one object of a shuffled batch (malloc+free), one
- * realloc, or a calloc+free pair.  Setup that does not scale with N (the
- * shuffled orders) happens before the loop, so running N and 2N and
- * dividing the difference by N gives instructions per operation.
+ * Each pattern's unit is one "operation" of the instruction table in
+ * README.md (how to run it: bench/README.md): a malloc+free pair, one
+ * object of a shuffled batch (malloc+free), one realloc, or a calloc+free
+ * pair.  Setup that does not scale with N (the shuffled orders) happens
+ * before the loop, so running N and 2N and dividing the difference by N
+ * gives instructions per operation.
  */
 #include <stdio.h>
 #include <stdlib.h>

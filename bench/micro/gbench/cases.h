@@ -1,9 +1,9 @@
 /*
- * ops.h - the bodies of sbbench's micro-benchmarks, in C.
+ * cases.h - the bodies of sbbench's micro-benchmarks, in C.
  *
  * shim.cc registers each of these with Google Benchmark.  Every body does
  * n operations of one kind and returns a value derived from the pointers it
- * got (a "sink"), which the shim hands to benchmark::DoNotOptimize; ops.c
+ * got (a "sink"), which the shim hands to benchmark::DoNotOptimize; cases.c
  * is compiled with -fno-builtin and passes every pointer through an empty
  * asm statement, so no malloc/free pair can be folded away.  The unit of
  * one benchmark iteration is one operation as documented per function, so

@@ -23,8 +23,8 @@
  * iput() in LRU order.
  *
  * Usage: inode-cache [inodes per mode, default 4000000]
- *   LD_PRELOAD=src/.libs/libsbmalloc.so bench/inode-cache
- *   LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 bench/inode-cache
+ *   LD_PRELOAD=src/.libs/libsbmalloc.so examples/inode-cache
+ *   LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 examples/inode-cache
  * Output, one "key value" line each: allocator, malloc_ns_per_inode and
  * cache_ns_per_inode (thread CPU time, user + system, per inode; "n/a"
  * when the allocator is not sbmalloc), the same in wall-clock time

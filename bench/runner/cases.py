@@ -1,0 +1,325 @@
+"""The cases: what each one runs, and how a run of it under one column is
+measured and checked."""
+
+import contextlib
+import dataclasses
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from . import BENCH, note
+from .measure import (CHECK_RE, FIELD_RE, Result, base_env, column_env,
+                      describe_status, failure, read_spawn_result, run_child,
+                      spawn_argv)
+
+
+@dataclasses.dataclass(eq=False)
+class Case:
+    """A benchmark case.  kind: 'workload' (bench/workloads/) or 'real'.
+    metric: 'time' (seconds, lower is better) or 'rps' (higher is better).
+    args: per mode ('full', 'quick', 'smoke') the program's arguments.
+    in_quick: whether --quick runs it (unless named with --only).  max_reps:
+    per mode, a cap on the repetitions.  extra: also run the huge-page
+    variant columns."""
+    name: str
+    kind: str
+    what: str
+    args: dict
+    metric: str = 'time'
+    max_reps: dict = dataclasses.field(default_factory=dict)
+    extra: bool = False
+    needs: tuple = ()
+    program: str | None = None
+    in_quick: bool = True
+
+    def __post_init__(self):
+        self.max_reps = self.max_reps or {}
+        self.program = self.program or self.name
+
+
+CASES = [
+    Case('larson', 'workload',
+         'Larson-style server: threads replace random objects of 16-1024 B '
+         'in their slot arrays, arrays move to another thread every round',
+         {'full': ['600', '2', '4000'], 'quick': ['120', '2', '4000'],
+          'smoke': ['4', '2', '500']}),
+    Case('xmalloc', 'workload',
+         'xmalloc-style producer/consumer: one thread allocates 16-512 B '
+         'objects, another verifies and frees them',
+         {'full': ['150', '1'], 'quick': ['25', '1'], 'smoke': ['1', '1']}),
+    Case('cache-thrash', 'workload',
+         'Hoard cache-thrash: 2 threads malloc 8 B, increment it 200 times, '
+         'free (active false sharing)',
+         {'full': ['150', '2'], 'quick': ['30', '2'], 'smoke': ['1', '2']},
+         in_quick=False),
+    Case('cache-scratch', 'workload',
+         'Hoard cache-scratch: as cache-thrash, each thread first frees an '
+         'object the main thread allocated next to the others\' (passive '
+         'false sharing)',
+         {'full': ['150', '2'], 'quick': ['30', '2'], 'smoke': ['1', '2']}),
+    Case('frag', 'workload',
+         'fragmentation churn: phases of short-lived objects of changing '
+         'size ranges, with long-lived objects scattered among them',
+         {'full': ['12', '24', '50000'], 'quick': ['6', '8', '20000'],
+          'smoke': ['2', '2', '2000']}),
+    Case('kobj', 'workload',
+         'kernel-style objects: waves of inodes (600 B), dentries (192 B), '
+         'files (256 B) and buffer heads (104 B), 3/4 destroyed per wave, '
+         'some freed by the other thread',
+         {'full': ['5', '2', '20000'], 'quick': ['1', '2', '10000'],
+          'smoke': ['1', '2', '500']}),
+    Case('chase', 'workload',
+         'random pointer chasing over a heap of 64 B objects (1 GiB full, '
+         '64 MiB quick): TLB reach; also run with sbmalloc\'s hugetlb, '
+         'thp and 4k backings',
+         {'full': ['1024'], 'quick': ['64'], 'smoke': ['8']},
+         max_reps={'full': 3}, extra=True),
+    Case('python', 'real',
+         'python3 bench/real/pydicts.py: builds and drops dicts, lists, sets '
+         'and strings of 200,000 entries',
+         {'full': ['6'], 'quick': ['2'], 'smoke': ['1', '20000']}),
+    Case('gcc', 'real',
+         'gcc -O2 -c of a generated C file (bench/real/gen-c.py, 1000 '
+         'functions full)',
+         {'full': ['1000'], 'quick': ['150'], 'smoke': ['30']},
+         max_reps={'full': 3}, needs=('gcc',), in_quick=False),
+    Case('sqlite', 'real',
+         'sqlite3 :memory: with bench/real/sqlite.sql: insert, index, '
+         'group, sort, join, update, delete and vacuum (400,000 rows full)',
+         {'full': ['400000'], 'quick': ['100000'], 'smoke': ['5000']},
+         needs=('sqlite3',)),
+    Case('redis', 'real',
+         'redis-server on a unix socket, redis-benchmark -t '
+         'set,get,lpush,lpop (200,000 requests each, 256 B values, random '
+         'keys, full): requests/s of the server',
+         {'full': ['200000'], 'quick': ['40000'], 'smoke': ['2000']},
+         metric='rps', needs=('redis-server', 'redis-benchmark', 'redis-cli')),
+]
+CASE_BY_NAME = {c.name: c for c in CASES}
+
+
+class Context:
+    """What the cases need: paths, the temporary directory, the mode."""
+
+    def __init__(self, args, tmp):
+        self.args = args
+        self.tmp = tmp
+        self.mode = args.mode
+        self.builddir = args.builddir
+        self.timeout = {'full': 600, 'quick': 120, 'smoke': 120}[args.mode]
+        self.shim = None
+        self.gcc_src = None
+        self.spawn = workload_path(self, 'spawn')   # the launcher (spawn.c)
+
+
+def workload_path(ctx, name):
+    for d in (os.path.join(ctx.builddir, 'bench', 'workloads'),
+              os.path.join(BENCH, 'workloads')):
+        p = os.path.join(d, name)
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    return None
+
+
+def case_available(ctx, case):
+    """None when the case can run here, else the reason it is skipped."""
+    if ctx.spawn is None:
+        return ('the launcher bench/workloads/spawn is not built (looked in %s/bench/'
+                'workloads; run make bench or make check first)' % ctx.builddir)
+    for prog in case.needs:
+        if shutil.which(prog) is None:
+            return '%s not installed' % prog
+    if case.kind == 'workload' and workload_path(ctx, case.program) is None:
+        return ('workload program %s not built (looked in %s/bench/workloads; '
+                'run make bench or make check first)' % (case.program, ctx.builddir))
+    return None
+
+
+def prepare_case(ctx, case):
+    """One-time setup of a case (files it reads), in the temporary dir."""
+    if case.name == 'gcc':
+        ctx.gcc_src = os.path.join(ctx.tmp, 'big.c')
+        with open(ctx.gcc_src, 'w') as f:
+            subprocess.run([sys.executable, os.path.join(BENCH, 'real', 'gen-c.py'),
+                            case.args[ctx.mode][0]], stdout=f, check=True)
+    if case.name == 'redis' and ctx.shim is None:
+        ctx.shim = build_glibc_shim(ctx)
+
+
+def build_glibc_shim(ctx):
+    """Build bench/real/glibc-shim.c into the temp dir; None if no gcc."""
+    cc = shutil.which('gcc') or shutil.which('cc')
+    if cc is None:
+        note('redis: no C compiler for the glibc shim; the glibc column of '
+             'redis will be skipped')
+        return None
+    out = os.path.join(ctx.tmp, 'glibc-shim.so')
+    r = subprocess.run([cc, '-shared', '-fPIC', '-O2', '-o', out,
+                        os.path.join(BENCH, 'real', 'glibc-shim.c'), '-ldl'],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        note('redis: building the glibc shim failed:\n' + r.stdout.decode())
+        return None
+    return out
+
+
+def run_workload(ctx, case, col):
+    argv = [workload_path(ctx, case.program)] + case.args[ctx.mode]
+    secs, status, rss, out, err = run_child(ctx.spawn, argv, column_env(col), ctx.tmp,
+                                            ctx.timeout)
+    if status != 0:
+        return Result(error=failure(status, err))
+    line = out.strip().splitlines()[-1] if out.strip() else ''
+    m = CHECK_RE.search(line)
+    if not m:
+        return Result(error='no check= in the output: %r' % line)
+    # hugetlb pages are not part of RSS: add what the program had (chase
+    # reports it), so that the hugetlb column is not flattered.
+    hugetlb = dict(FIELD_RE.findall(line)).get('hugetlb_kib', '0')
+    if rss is not None and hugetlb.isdigit():
+        rss += int(hugetlb)
+    return Result(secs, rss, m.group(1), line)
+
+
+def run_real(ctx, case, col):
+    a = case.args[ctx.mode]
+    stdin_path = None
+    workdir = os.path.join(ctx.tmp, 'run')
+    os.makedirs(workdir, exist_ok=True)
+    if case.name == 'python':
+        argv = [sys.executable, os.path.join(BENCH, 'real', 'pydicts.py')] + a
+    elif case.name == 'gcc':
+        obj = os.path.join(workdir, 'big.o')
+        if os.path.exists(obj):
+            os.unlink(obj)
+        argv = [shutil.which('gcc'), '-O2', '-c', ctx.gcc_src, '-o', obj]
+    elif case.name == 'sqlite':
+        argv = [shutil.which('sqlite3'), '-batch', '-bail', ':memory:',
+                '-cmd', '.parameter set @n %s' % a[0]]
+        stdin_path = os.path.join(BENCH, 'real', 'sqlite.sql')
+    else:
+        raise AssertionError(case.name)
+    secs, status, rss, out, err = run_child(ctx.spawn, argv, column_env(col), workdir,
+                                            ctx.timeout, stdin_path=stdin_path)
+    if status != 0:
+        return Result(error=failure(status, err))
+    if case.name == 'gcc':
+        with open(obj, 'rb') as f:
+            check = hashlib.sha256(f.read()).hexdigest()[:16]
+        text = 'big.o sha256 %s' % check
+    else:
+        check = hashlib.sha256(out.encode()).hexdigest()[:16]
+        text = out.strip().splitlines()[-1] if out.strip() else ''
+    return Result(secs, rss, check, text)
+
+
+# The Lua check run in redis after the benchmark: builds a list and sums it
+# back, so that a server that corrupts its data gives another answer.
+REDIS_CHECK = ("redis.call('del','bench:check'); "
+               "for i=1,20000 do redis.call('rpush','bench:check',i*7) end; "
+               "local t=0; for _,v in ipairs(redis.call('lrange','bench:check',0,-1)) "
+               "do t=t+tonumber(v) end; return t")
+
+
+def redis_cli(sock, *args, timeout=30):
+    return subprocess.run(['redis-cli', '-s', sock] + list(args), env=base_env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          timeout=timeout)
+
+
+def wait_status(pid, seconds):
+    """The wait status of pid if it exits within seconds (0: has it exited
+    already?), else None."""
+    end = time.monotonic() + seconds
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() >= end:
+            return None
+        time.sleep(0.02)
+
+
+def run_redis(ctx, case, col):
+    """Start redis-server under col on a unix socket in a fresh directory,
+    run redis-benchmark (not preloaded) against it, check its data, shut it
+    down and take its peak RSS."""
+    if col.preload is None and ctx.shim is None:
+        return Result(error='skipped: no glibc shim')
+    d = tempfile.mkdtemp(prefix='redis.', dir=ctx.tmp)
+    sock = os.path.join(d, 'redis.sock')
+    n = case.args[ctx.mode][0]
+    argv = ['redis-server', '--port', '0', '--unixsocket', sock, '--unixsocketperm', '700',
+            '--save', '', '--appendonly', 'no', '--dir', d, '--daemonize', 'no',
+            '--logfile', os.path.join(d, 'redis.log')]
+    result_file = os.path.join(d, 'spawn.result')
+    server = subprocess.Popen(spawn_argv(ctx.spawn, argv, result_file),
+                              env=column_env(col, ctx.shim), cwd=d,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    status = None
+    error = None
+    rps = None
+    check = None
+    try:
+        # Wait for the socket (at most 20 s), noticing an early death.
+        deadline = time.monotonic() + 20
+        while True:
+            status = wait_status(server.pid, 0)
+            if status is not None:
+                raise RuntimeError('redis-server died at start: ' + describe_status(status))
+            if os.path.exists(sock) and redis_cli(sock, 'ping').stdout.strip() == b'PONG':
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError('redis-server did not answer within 20 s')
+            time.sleep(0.02)
+        bench = subprocess.run(['redis-benchmark', '-s', sock, '--csv', '-n', n,
+                                '-r', '1000000', '-d', '256', '-t', 'set,get,lpush,lpop'],
+                               env=base_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=ctx.timeout)
+        text = bench.stdout.decode('utf-8', 'replace')
+        found = dict(re.findall(r'^"(\w+)","([\d.]+)"', text, re.M))
+        tests = ['SET', 'GET', 'LPUSH', 'LPOP']
+        if bench.returncode != 0 or any(t not in found for t in tests):
+            raise RuntimeError('redis-benchmark failed: %s' % text.strip()[-300:])
+        # Requests of all four tests over their total time.
+        rps = len(tests) / sum(1.0 / float(found[t]) for t in tests)
+        out = redis_cli(sock, 'eval', REDIS_CHECK, '0').stdout.decode().strip()
+        check = out
+        if out != str(7 * 20000 * 20001 // 2):
+            raise RuntimeError('redis check gave %r' % out)
+        redis_cli(sock, 'shutdown', 'nosave')
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        error = str(e)
+    finally:
+        if status is None:
+            # Give it 20 s to exit after SHUTDOWN, then SIGTERM, then SIGKILL.
+            for sig, wait in ((None, 20), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+                if sig is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(server.pid, sig)
+                status = wait_status(server.pid, wait)
+                if status is not None:
+                    break
+        server.returncode = os.waitstatus_to_exitcode(status) if status is not None else -9
+        status, rss = read_spawn_result(result_file, status if status is not None else 9)
+        shutil.rmtree(d, ignore_errors=True)
+    if error is None and status != 0:
+        error = 'redis-server: ' + describe_status(status)
+    if error:
+        return Result(error=error)
+    return Result(rps, rss, check, '%.0f requests/s' % rps)
+
+
+def run_case(ctx, case, col):
+    if case.kind == 'workload':
+        return run_workload(ctx, case, col)
+    if case.name == 'redis':
+        return run_redis(ctx, case, col)
+    return run_real(ctx, case, col)

@@ -1,0 +1,69 @@
+"""Allocators: the columns of the tables."""
+
+import dataclasses
+import os
+
+from . import LIBDIR, note
+
+# sbmalloc's huge-page settings, run as extra columns where a case asks.
+HUGEPAGE_COLUMNS = (('sbmalloc-hugetlb', 'hugetlb'), ('sbmalloc-thp', 'thp'),
+                    ('sbmalloc-4k', 'off'))
+KNOWN = {'glibc', 'jemalloc', 'tcmalloc', 'mimalloc', 'sbmalloc'} | {
+    name for name, _ in HUGEPAGE_COLUMNS}
+
+
+@dataclasses.dataclass(eq=False)
+class Column:
+    """One column of the tables: an allocator, or sbmalloc in one setting.
+
+    preload: library path for LD_PRELOAD, or None for glibc.
+    env: extra environment variables.
+    extra: True for the huge-page variants run only where a case asks.
+    """
+    name: str
+    preload: str | None
+    env: dict = dataclasses.field(default_factory=dict)
+    extra: bool = False
+
+    def __post_init__(self):
+        self.env = self.env or {}
+
+    def __repr__(self):
+        return self.name
+
+
+def first_existing(paths):
+    return next((p for p in paths if p and os.path.exists(p)), None)
+
+
+def find_columns(sblib, wanted):
+    """The columns that can run here (wanted: names to keep, or None for
+    all); a message for each allocator that is not installed."""
+    cands = [
+        ('glibc', None),
+        ('jemalloc', first_existing([LIBDIR + '/libjemalloc.so.2'])),
+        ('tcmalloc', first_existing([LIBDIR + '/libtcmalloc_minimal.so.4',
+                                     LIBDIR + '/libtcmalloc.so.4'])),
+        ('mimalloc', first_existing([LIBDIR + '/libmimalloc.so.2',
+                                     LIBDIR + '/libmimalloc.so'])),
+        ('sbmalloc', sblib if sblib and os.path.exists(sblib) else None),
+    ]
+    cols = []
+    for name, path in cands:
+        if wanted and name not in wanted:
+            continue
+        if name != 'glibc' and path is None:
+            note('%s: not installed, skipped' % (name if name != 'sbmalloc'
+                                                 else 'sbmalloc (%s missing: build first)' % sblib))
+            continue
+        cols.append(Column(name, path))
+    # sbmalloc's huge-page settings: with sbmalloc, or when named.
+    sb = cands[-1][1]
+    for name, mode in HUGEPAGE_COLUMNS:
+        if sb and (not wanted or name in wanted or 'sbmalloc' in wanted):
+            cols.append(Column(name, sb, {'SBMALLOC_HUGEPAGES': mode}, extra=True))
+    return cols
+
+
+def main_cols(cols):
+    return [c for c in cols if not c.extra]
