@@ -668,7 +668,7 @@ static void used_pages(const struct sb_zone *z, uint64_t *used)
  * In a forked child, hugetlb regions get ordinary pages (a MAP_PRIVATE
  * hugetlb page shared with the parent is copied on write from the pool,
  * and an empty pool means SIGBUS); only pages in use are copied.  Then
- * every zone lock is re-initialised.
+ * every zone lock is released, as in the parent.
  */
 void sb_buddy_fork_child(void)
 {
@@ -683,6 +683,6 @@ void sb_buddy_fork_child(void)
 			sb_region_leave_hugetlb(&z->region, used);
 			set_purge_order(z, purge_order_of(z->region.backing));
 		}
-		pthread_mutex_init(&z->lock, NULL);
 	}
+	sb_buddy_fork_parent();
 }

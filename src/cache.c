@@ -236,7 +236,7 @@ void sb_cache_slots_fork_parent(void)
 
 void sb_cache_slots_fork_child(void)
 {
-	pthread_mutex_init(&slot_lock, NULL);
+	pthread_mutex_unlock(&slot_lock);
 }
 
 void sb_cache_fork_prepare(void)
@@ -261,10 +261,5 @@ void sb_cache_fork_parent(void)
 
 void sb_cache_fork_child(void)
 {
-	struct sb_cache *c;
-
-	for (c = cache_list; c != NULL; c = c->next) {
-		sb_slab_reinit_lock(&c->slab);
-		sb_depot_reinit_lock(&c->depot);
-	}
+	sb_cache_fork_parent();
 }

@@ -338,8 +338,3 @@ void sb_depot_unlock(struct sb_depot *d)
 {
 	pthread_mutex_unlock(&d->lock);
 }
-
-void sb_depot_reinit_lock(struct sb_depot *d)
-{
-	pthread_mutex_init(&d->lock, NULL);
-}

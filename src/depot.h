@@ -73,7 +73,6 @@ void sb_depot_counters(struct sb_depot *d, struct sb_depot_counters *out, bool l
 /* Fork: d's lock (fork.c). */
 void sb_depot_lock(struct sb_depot *d);
 void sb_depot_unlock(struct sb_depot *d);
-void sb_depot_reinit_lock(struct sb_depot *d);
 
 #pragma GCC visibility pop
 

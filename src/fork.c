@@ -42,12 +42,13 @@
  *
  * FORK.  prepare takes every lock above, in the order of the table (each
  * row in its file's list order: caches newest first, zones in creation
- * order); the parent releases them in reverse; the child re-initialises
- * them, keeps only the forking thread's cache, and replaces hugetlb
- * memory by ordinary pages holding the same data (buddy.c, huge.c), since
- * a MAP_PRIVATE hugetlb page shared with the parent is copied on write
- * from a pool that may be empty (SIGBUS).  The counters, being lock-free,
- * need nothing.
+ * order); the parent releases them in reverse.  So does the child, whose
+ * only thread is the one that took them, after two repairs: it keeps only
+ * the forking thread's cache on the list (tcache.c), and it replaces
+ * hugetlb memory by ordinary pages holding the same data (buddy.c,
+ * huge.c), since a MAP_PRIVATE hugetlb page shared with the parent is
+ * copied on write from a pool that may be empty (SIGBUS).  The counters,
+ * being lock-free, need nothing.
  *
  * fork.c is an orchestration point: it calls every layer.
  */

@@ -224,5 +224,5 @@ void sb_huge_fork_child(void)
 	for (h = huge_list; h != NULL; h = h->next)
 		if (h->backing == SB_BACKING_HUGETLB && sb_os_rebase_to_4k(h->base, h->size, NULL))
 			h->backing = SB_BACKING_4K;
-	pthread_mutex_init(&huge_lock, NULL);
+	pthread_mutex_unlock(&huge_lock);
 }

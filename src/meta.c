@@ -88,5 +88,5 @@ void sb_meta_fork_parent(void)
 
 void sb_meta_fork_child(void)
 {
-	pthread_mutex_init(&meta_lock, NULL);
+	pthread_mutex_unlock(&meta_lock);
 }

@@ -100,5 +100,5 @@ void sb_region_fork_parent(void)
 
 void sb_region_fork_child(void)
 {
-	pthread_mutex_init(&grow_lock, NULL);
+	pthread_mutex_unlock(&grow_lock);
 }

@@ -515,8 +515,3 @@ void sb_slab_unlock(struct sb_slab_cache *c)
 {
 	pthread_mutex_unlock(&c->lock);
 }
-
-void sb_slab_reinit_lock(struct sb_slab_cache *c)
-{
-	pthread_mutex_init(&c->lock, NULL);
-}

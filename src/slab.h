@@ -152,7 +152,6 @@ void sb_slab_counters(struct sb_slab_cache *c, struct sb_slab_counters *out, boo
 /* Fork: c's lock (fork.c). */
 void sb_slab_lock(struct sb_slab_cache *c);
 void sb_slab_unlock(struct sb_slab_cache *c);
-void sb_slab_reinit_lock(struct sb_slab_cache *c);
 
 #pragma GCC visibility pop
 

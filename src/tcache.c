@@ -404,10 +404,10 @@ void sb_tc_fork_child(void)
 
 	if (tc->state == SB_TC_COUNTED)
 		tc = tc->real;
-	pthread_mutex_init(&tc_lock, NULL);
 	tc_list = NULL;
 	if (tc->state == SB_TC_LIVE) {
 		tc->next = tc->prev = NULL;
 		tc_list = tc;
 	}
+	pthread_mutex_unlock(&tc_lock);
 }

@@ -1,5 +1,5 @@
 /*
- * test_bad_input.c - what sbmalloc does with pointers it never handed out.
+ * tests/api/bad_input.c - what sbmalloc does with pointers it never handed out.
  *
  * An invalid or doubly freed pointer makes sbmalloc write exactly one line,
  *     sbmalloc: <func>(): invalid pointer 0x<hex>

@@ -1,5 +1,5 @@
 /*
- * test_cache.c - dedicated object caches: sb_cache_create/alloc/free/destroy.
+ * tests/api/cache.c - dedicated object caches: sb_cache_create/alloc/free/destroy.
  *
  * The contract (include/sbmalloc.h, src/cache.c): the constructor runs once
  * per object slot when a slab is populated; an object goes back through

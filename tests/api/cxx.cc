@@ -1,5 +1,5 @@
 /*
- * test_cxx.cc - C++ allocation through libstdc++ lands in sbmalloc.
+ * tests/api/cxx.cc - C++ allocation through libstdc++ lands in sbmalloc.
  *
  * libstdc++'s operator new/delete (plain, array, aligned, nothrow) call
  * malloc/aligned_alloc/free, which resolve to libsbmalloc.so, the first

@@ -1,5 +1,5 @@
 /*
- * test_api.c - conformance of sbmalloc's malloc API.
+ * tests/api/malloc.c - conformance of sbmalloc's malloc API.
  *
  * The program is linked against libsbmalloc.so (first in DT_NEEDED), so
  * every call below is served by sbmalloc, as it would be under LD_PRELOAD.

@@ -1,5 +1,5 @@
 /*
- * test_stats.c - sbmalloc's statistics: the dump's layout and its sums, what
+ * tests/api/stats.c - sbmalloc's statistics: the dump's layout and its sums, what
  * it shows of a known heap, and every way of getting one.
  *
  * The per-call counters are on only when SBMALLOC_STATS or

@@ -1,5 +1,5 @@
 /*
- * test_fork.c - sbmalloc across fork(): a child forked while other threads
+ * tests/system/fork.c - sbmalloc across fork(): a child forked while other threads
  * of its parent are inside malloc or free must be able to allocate (no lock
  * left held, no state left half-updated), in its own thread too, and to exec;
  * the parent's threads must go on undisturbed.

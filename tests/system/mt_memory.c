@@ -1,5 +1,5 @@
 /*
- * test_mt_memory.c - the thread caches under whole-program workloads: memory
+ * tests/system/mt_memory.c - the thread caches under whole-program workloads: memory
  * stays bounded when objects flow from threads that only allocate to
  * threads that only free, when threads come and go by the thousand, and a
  * child forked while threads allocate finds working magazines.

@@ -1,5 +1,5 @@
 /*
- * test_threads.c - sbmalloc under concurrent use: many threads allocating,
+ * tests/system/threads.c - sbmalloc under concurrent use: many threads allocating,
  * resizing and freeing at once, blocks freed by other threads than the ones
  * that allocated them, and threads that come and go.
  *

@@ -1,5 +1,5 @@
 /*
- * unit_buddy.c - the buddy allocator (buddy.c).
+ * tests/unit/buddy.c - the buddy allocator (buddy.c).
  *
  * Specifies: splitting and coalescing per order, buddies found by XOR,
  * blocks aligned to their order, unused tail pages given back, in-place

@@ -1,5 +1,5 @@
 /*
- * hugepages.c - hugetlb backing and its fallbacks (os.c, region.c, buddy.c,
+ * tests/unit/hugepages.c - hugetlb backing and its fallbacks (os.c, region.c, buddy.c,
  * huge.c), and what a forked child does with hugetlb memory (fork.c).
  *
  * Specifies: with no huge pages to be had, hugetlb and auto modes fall back

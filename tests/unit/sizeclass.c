@@ -1,5 +1,5 @@
 /*
- * unit_sizeclass.c - the table of small size classes (sizeclass.c).
+ * tests/unit/sizeclass.c - the table of small size classes (sizeclass.c).
  *
  * Specifies: 16, 32, 48, 64, then four classes per doubling up to
  * SB_SMALL_MAX, SB_NR_CLASSES in all; every small size is served by the

@@ -1,5 +1,5 @@
 /*
- * tcache.c - thread caches (tcache.c), magazines (magazine.c), the depot
+ * tests/unit/tcache.c - thread caches (tcache.c), magazines (magazine.c), the depot
  * (depot.c) and the per-thread page lists (pcp.c).
  *
  * Specifies: a thread's cache is set up by its first allocation, which
