@@ -380,13 +380,17 @@ void *sb_buddy_alloc(size_t npages, size_t align_pages)
 	return p;
 }
 
-void sb_buddy_free(void *p)
+void sb_buddy_free(void *p, const char *func)
 {
 	struct sb_zone *z = zone_of(p);
 	uint32_t idx = page_index(p);
 
 	pthread_mutex_lock(&z->lock);
-	SB_ASSERT(z->pages[idx].state == SB_PAGE_BLOCK);
+	if (sb_unlikely(sb_page_classify(&z->pages[idx], p) != SB_PTR_BLOCK)) {
+		pthread_mutex_unlock(&z->lock);
+		sb_fatal_pointer(func, sb_page_classify(&z->pages[idx], p) == SB_PTR_FREED ?
+				 "double free" : "invalid pointer", p);
+	}
 	free_range(z, idx, idx + z->pages[idx].npages, true);
 	maybe_purge(z);
 	SB_ASSERT_FULL(validate_locked(z));

@@ -140,8 +140,9 @@ static inline unsigned sb_page_bin(const struct sb_page *pg)
  * block go back at once.  NULL when no region can be mapped.
  */
 void *sb_buddy_alloc(size_t npages, size_t align_pages);
-/* Free the block that starts at p (its head page is BLOCK). */
-void sb_buddy_free(void *p);
+/* Free the block that starts at p; a p whose page is no allocated block's
+ * head (a block freed twice) is reported, naming func. */
+void sb_buddy_free(void *p, const char *func);
 /* Grow or shrink the block at p to npages in place; false if it cannot. */
 bool sb_buddy_resize(void *p, size_t npages);
 /* Purge every dirty free block to the OS; returns bytes purged. */

@@ -38,6 +38,7 @@
 #include "counters.h"
 #include "depot.h"
 #include "init.h"
+#include "key.h"
 #include "meta.h"
 #include "report.h"
 #include "sizeclass.h"
@@ -157,8 +158,8 @@ SB_EXPORT struct sb_cache *sb_cache_create(const char *name, size_t size, size_t
 	return c;
 }
 
-/* Abort, naming func, unless obj is the start of an object of c. */
-static inline void check_object(struct sb_cache *c, void *obj, const char *func)
+/* Abort, naming func, unless obj is the start of an object of c; its slab. */
+static inline struct sb_slab *check_object(struct sb_cache *c, void *obj, const char *func)
 {
 	struct sb_page *pg = sb_page_of(obj);
 
@@ -168,32 +169,61 @@ static inline void check_object(struct sb_cache *c, void *obj, const char *func)
 		sb_fatal_pointer(func, "object of another cache", obj);
 	if (!sb_slab_is_object(sb_page_slab(pg), obj))
 		sb_fatal_pointer(func, "invalid pointer", obj);
+	return sb_page_slab(pg);
+}
+
+/*
+ * p leaves its cache for the program: the free key is cleared, or, in a
+ * cache with a constructor, whose objects carry no key, the live bit set.
+ */
+static inline void object_out(struct sb_cache *c, void *p, const char *func)
+{
+	if (sb_likely(sb_slab_keyed(&c->slab)))
+		sb_key_mark_live(p);
+	else if (sb_slab_set_live(sb_page_slab(sb_page_of(p)), p))
+		sb_fatal_pointer(func, "object handed out twice", p);
+}
+
+void sb_cache_object_back(unsigned bin, struct sb_slab *s, void *p, const char *func)
+{
+	if (sb_likely(sb_slab_keyed(sb_slab_cache_of(s)))) {
+		if (sb_unlikely(sb_key_says_free(p)))
+			sb_tc_check_suspect(bin, p, func);
+		sb_key_mark_free(p);
+	} else if (!sb_slab_clear_live(s, p)) {
+		sb_fatal_pointer(func, "double free", p);
+	}
+	if (!sb_tc_push(bin, p))
+		sb_tc_free_slow(bin, p, func);
 }
 
 SB_EXPORT void *sb_cache_alloc(struct sb_cache *c)
 {
 	void *p;
 
-	if (sb_likely(sb_tc_pop(c->bin, &p)))
-		return p;
-	p = sb_tc_alloc_slow(c->bin, "sb_cache_alloc");
-	if (p == NULL)
-		errno = ENOMEM;
-	else if (sb_unlikely(sb_counting))
-		sb_counters_live((long)sb_slab_size(&c->slab));
+	if (sb_unlikely(!sb_tc_pop(c->bin, &p))) {
+		p = sb_tc_alloc_slow(c->bin, "sb_cache_alloc");
+		if (p == NULL) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		if (sb_unlikely(sb_counting))
+			sb_counters_live((long)sb_slab_size(&c->slab));
+	}
+	object_out(c, p, "sb_cache_alloc");
 	return p;
 }
 
 SB_EXPORT void sb_cache_free(struct sb_cache *c, void *obj)
 {
+	struct sb_slab *s;
+
 	if (obj == NULL)
 		return;
-	check_object(c, obj, "sb_cache_free");
-	if (sb_likely(sb_tc_push(c->bin, obj, "sb_cache_free")))
-		return;
+	s = check_object(c, obj, "sb_cache_free");
 	if (sb_unlikely(sb_counting))
 		sb_counters_live(-(long)sb_slab_size(&c->slab));
-	sb_tc_free_slow(c->bin, obj, "sb_cache_free");
+	sb_cache_object_back(c->bin, s, obj, "sb_cache_free");
 }
 
 SB_EXPORT void sb_cache_destroy(struct sb_cache *c)

@@ -27,6 +27,15 @@ struct sb_depot *sb_cache_depot(struct sb_cache *c);
 /* The cache of a size class. */
 struct sb_cache *sb_cache_of_class(unsigned cls);
 
+struct sb_slab;
+/*
+ * p, a validated object start on slab s of bin, comes back from the
+ * program (free or sb_cache_free): it must be live (the free key, key.h,
+ * or for a cache with a constructor its live bit), and goes to the
+ * thread's magazine.  Aborts, naming func, on a double free.
+ */
+void sb_cache_object_back(unsigned bin, struct sb_slab *s, void *p, const char *func);
+
 /* Fork (fork.c): slot_lock; then, later in the order, every depot lock
  * and every slab cache lock. */
 void sb_cache_slots_fork_prepare(void);

@@ -271,6 +271,18 @@ void sb_depot_set_contention(struct sb_depot *d, uint32_t n)
 	pthread_mutex_unlock(&d->lock);
 }
 
+bool sb_depot_holds(struct sb_depot *d, const void *p)
+{
+	const struct sb_mag *m;
+	bool found = false;
+
+	pthread_mutex_lock(&d->lock);
+	for (m = d->full; m != NULL && !found; m = sb_mag_next(m))
+		found = sb_mag_holds(m, p);
+	pthread_mutex_unlock(&d->lock);
+	return found;
+}
+
 /* ---- Validation, counters, fork ---------------------------------------- */
 
 static bool list_valid(const struct sb_mag *m, size_t n, size_t min, bool full)

@@ -58,6 +58,9 @@ void sb_depot_expire(struct sb_depot *d);
 /* Pretend n failed trylocks since the last update (unit tests). */
 void sb_depot_set_contention(struct sb_depot *d, uint32_t n);
 
+/* Is p a round of one of the depot's magazines? */
+bool sb_depot_holds(struct sb_depot *d, const void *p);
+
 /* Counts agree with the lists, magazines are full or empty as listed. */
 bool sb_depot_validate(struct sb_depot *d);
 

@@ -103,7 +103,7 @@ struct sb_huge *sb_huge_alloc(size_t size, size_t align)
 void sb_huge_free(struct sb_huge *h)
 {
 	pthread_mutex_lock(&huge_lock);
-	sb_registry_set_huge(h->base, h->reserved, NULL);
+	sb_registry_bury_huge(h->base, h->reserved);
 	huge_list_del(h);
 	sb_write_once(huge_count, huge_count - 1);
 	set_size(h, 0);
@@ -149,7 +149,7 @@ bool sb_huge_resize(struct sb_huge *h, size_t size)
 	old_size = h->size;
 	old_reserved = h->reserved;
 	pthread_mutex_lock(&huge_lock);
-	sb_registry_set_huge(old, old_reserved, NULL);
+	sb_registry_bury_huge(old, old_reserved);
 	sb_registry_set_huge(base, reserved, h);
 	h->base = base;
 	h->reserved = reserved;

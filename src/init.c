@@ -22,6 +22,7 @@
 #include "config.h"
 #include "counters.h"
 #include "fork.h"
+#include "key.h"
 #include "os.h"
 #include "sizeclass.h"
 #include "stats.h"
@@ -38,6 +39,7 @@ void sb_global_init(void)
 	if (sb_init_state == 0) {
 		sb_init_state = 1;
 		sb_config_init();
+		sb_key_init();
 		sb_os_init();
 		sb_sizeclass_init();
 		sb_caches_init();

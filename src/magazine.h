@@ -16,12 +16,6 @@
 
 struct sb_slab_cache;
 
-/*
- * `next` sits just before objs[] on purpose: sb_mag_check_top() compares
- * the pointer being freed with objs[rounds - 1] without testing rounds,
- * and at rounds == 0 that reads `next`, which is NULL or a magazine and
- * never a user object.
- */
 struct sb_mag {
 	uint32_t rounds;		/* objects held */
 	uint32_t cap;			/* objs[] capacity; 0 only for the sentinel */
@@ -45,32 +39,20 @@ static inline bool sb_mag_pop(struct sb_mag *m, void **out)
 	return true;
 }
 
-/*
- * The one check a push makes: p is not the object pushed just before (a
- * double free caught for one compare).  Other double frees are seen when
- * the object reaches its slab's bitmap.
- */
-static inline void sb_mag_check_top(const struct sb_mag *m, size_t r, const void *p, const char *func)
-{
-	/* At r == 0 this reads m->next: never a user object. */
-	if (sb_unlikely((m->objs + r)[-1] == p))
-		sb_fatal_pointer(func, "double free", p);
-}
-
 /* Push p onto m, which has room, without the check. */
 static inline void sb_mag_put(struct sb_mag *m, void *p)
 {
 	m->objs[m->rounds++] = p;
 }
 
-/* Push p; false if m is full (the sentinel always is). */
-static inline bool sb_mag_push(struct sb_mag *m, void *p, const char *func)
+/* Push p; false if m is full (the sentinel always is).  Whether p may be
+ * freed at all was decided before (the free key, key.h). */
+static inline bool sb_mag_push(struct sb_mag *m, void *p)
 {
 	size_t r = m->rounds;
 
 	if (sb_unlikely(r >= m->cap))
 		return false;
-	sb_mag_check_top(m, r, p, func);
 	m->objs[r] = p;
 	m->rounds = (uint32_t)r + 1;
 	return true;
@@ -81,6 +63,17 @@ static inline bool sb_mag_is_full(const struct sb_mag *m) { return m->rounds == 
 static inline bool sb_mag_is_real(const struct sb_mag *m) { return m->cap != 0; }
 static inline uint32_t sb_mag_rounds(const struct sb_mag *m) { return m->rounds; }
 static inline uint32_t sb_mag_cap(const struct sb_mag *m) { return m->cap; }
+
+/* Is p one of m's rounds? */
+static inline bool sb_mag_holds(const struct sb_mag *m, const void *p)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->rounds; i++)
+		if (m->objs[i] == p)
+			return true;
+	return false;
+}
 
 /* The depot's list link. */
 static inline struct sb_mag *sb_mag_next(const struct sb_mag *m) { return m->next; }

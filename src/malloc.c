@@ -39,7 +39,9 @@
 #include "config.h"
 #include "counters.h"
 #include "huge.h"
+#include "cache.h"
 #include "init.h"
+#include "key.h"
 #include "pcp.h"
 #include "reclaim.h"
 #include "registry.h"
@@ -62,9 +64,10 @@ static inline void *alloc_small(unsigned cls, const char *func)
 {
 	void *p;
 
-	if (sb_likely(sb_tc_pop(cls, &p)))
-		return p;
-	return sb_tc_alloc_slow(cls, func);
+	if (sb_unlikely(!sb_tc_pop(cls, &p)) && (p = sb_tc_alloc_slow(cls, func)) == NULL)
+		return NULL;
+	sb_key_mark_live(p);
+	return p;
 }
 
 /*
@@ -79,11 +82,14 @@ static void *alloc_pages(size_t npages, size_t align, bool lists_tried)
 	if (!lists_tried && align <= SB_PAGE_SIZE && (pcp = sb_tc_pcp()) != NULL &&
 	    sb_pcp_pop(pcp, npages, &p)) {
 		sb_count(SB_EV_MALLOC_PAGES, 1);
+		sb_key_mark_live(p);
 		return p;
 	}
 	p = sb_buddy_alloc(npages, align > SB_PAGE_SIZE ? align >> SB_PAGE_SHIFT : 1);
-	if (p != NULL)
-		sb_count(SB_EV_MALLOC_BUDDY, 1);
+	if (p == NULL)
+		return NULL;
+	sb_count(SB_EV_MALLOC_BUDDY, 1);
+	sb_key_mark_live(p);	/* the block may hold the key of an earlier life */
 	return p;
 }
 
@@ -156,8 +162,10 @@ static SB_NOINLINE void *malloc_miss(size_t size)
 	void *p;
 
 	if (size > SB_SMALL_MAX && npages <= SB_PCP_MAX_PAGES &&
-	    sb_pcp_pop(sb_tc_pcp_front(), npages, &p))
+	    sb_pcp_pop(sb_tc_pcp_front(), npages, &p)) {
+		sb_key_mark_live(p);
 		return p;
+	}
 	return alloc_slow(size, !sb_counting, "malloc");
 }
 
@@ -180,8 +188,10 @@ static SB_ALWAYS_INLINE void *sb_alloc_with(size_t size, void *(*miss)(size_t))
 	void *p;
 
 	if (sb_likely(size <= SB_SMALL_MAX) &&
-	    sb_likely(sb_tc_pop(sb_class_lookup[(size + 15) >> 4], &p)))
+	    sb_likely(sb_tc_pop(sb_class_lookup[(size + 15) >> 4], &p))) {
+		sb_key_mark_live(p);
 		return p;
+	}
 	return miss(size);
 }
 
@@ -264,7 +274,7 @@ static void find_block(const void *p, const char *func, struct sb_block *b)
 	}
 	b->huge = sb_registry_huge(p);
 	if (sb_unlikely(b->huge == NULL || p != sb_huge_base(b->huge)))
-		sb_fatal_pointer(func, "invalid pointer", p);
+		sb_fatal_pointer(func, sb_registry_freed_huge(p) ? "double free" : "invalid pointer", p);
 	b->kind = SB_KIND_HUGE;
 }
 
@@ -296,19 +306,21 @@ static SB_NOINLINE void free_slow(void *p, const char *func)
 	case SB_KIND_SLAB:
 		bin = sb_page_bin(b.page);
 		if (bin < SB_NR_BINS)
-			sb_tc_free_slow(bin, p, func);
+			sb_cache_object_back(bin, sb_page_slab(b.page), p, func);
 		else	/* a cache outside the bins (the unit tests make them) */
 			sb_slab_free_batch(sb_slab_cache_of(sb_page_slab(b.page)), &p, 1, func);
 		return;
 	case SB_KIND_BLOCK:
+		if (sb_unlikely(sb_key_says_free(p)) && sb_tc_block_is_cached(p))
+			sb_fatal_pointer(func, "double free", p);
 		n = sb_page_block_pages(b.page);
-		if (n <= SB_PCP_MAX_PAGES && (pcp = sb_tc_pcp()) != NULL &&
-		    sb_pcp_push(pcp, n, p, func)) {
+		if (n <= SB_PCP_MAX_PAGES && (pcp = sb_tc_pcp()) != NULL && sb_pcp_push(pcp, n, p)) {
+			sb_key_mark_free(p);
 			sb_count(SB_EV_FREE_PAGES, 1);
 			return;
 		}
 		sb_count(SB_EV_FREE_BUDDY, 1);
-		sb_buddy_free(p);
+		sb_buddy_free(p, func);
 		return;
 	case SB_KIND_HUGE:
 		sb_count(SB_EV_FREE_HUGE, 1);
@@ -335,11 +347,29 @@ static inline const struct sb_class_info *small_object(const void *p)
 	return sb_class_object(pg, p);
 }
 
-/* Push p, a validated object of class ci, onto this thread's magazine. */
+/* The magazine of p's class is full (or a COUNTED face's): the slow path. */
+static SB_NOINLINE void free_small_slow(const struct sb_class_info *ci, void *p, const char *func)
+{
+	if (sb_unlikely(sb_counting))
+		sb_counters_live(-(long)ci->size);
+	sb_tc_free_slow((unsigned)sb_class_of_info(ci), p, func);
+}
+
+/* Mark p, a live object of class ci, free and push it onto this thread's
+ * magazine. */
 static inline void push_object(const struct sb_class_info *ci, void *p, const char *func)
 {
-	if (sb_unlikely(!sb_tc_push(sb_class_of_info(ci), p, func)))
-		free_slow(p, func);
+	sb_key_mark_free(p);
+	if (sb_unlikely(!sb_tc_push(sb_class_of_info(ci), p)))
+		free_small_slow(ci, p, func);
+}
+
+/* p, an object of class ci, holds the free key: a double free, or data
+ * that matches it (then the free goes on). */
+static SB_NOINLINE void free_suspect(const struct sb_class_info *ci, void *p, const char *func)
+{
+	sb_tc_check_suspect((unsigned)sb_class_of_info(ci), p, func);
+	push_object(ci, p, func);
 }
 
 /*
@@ -354,8 +384,10 @@ static SB_NOINLINE void free_page(struct sb_page *pg, void *p, const char *func)
 
 	if (sb_page_state(pg) == SB_PAGE_BLOCK && n <= SB_PCP_MAX_PAGES &&
 	    ((uintptr_t)p & (SB_PAGE_SIZE - 1)) == 0 && (pcp = sb_tc_pcp_live()) != NULL &&
-	    sb_pcp_push(pcp, n, p, func))
+	    !sb_key_says_free(p) && sb_pcp_push(pcp, n, p)) {
+		sb_key_mark_free(p);
 		return;
+	}
 	free_slow(p, func);
 }
 
@@ -375,6 +407,10 @@ static SB_ALWAYS_INLINE void sb_free_named(void *p, const char *func)
 	ci = sb_class_object(pg, p);
 	if (sb_unlikely(ci == NULL)) {
 		free_slow(p, func);
+		return;
+	}
+	if (sb_unlikely(sb_key_says_free(p))) {
+		free_suspect(ci, p, func);
 		return;
 	}
 	push_object(ci, p, func);
@@ -474,12 +510,17 @@ static SB_NOINLINE void *realloc_slow(void *p, size_t size)
 	old = block_usable(&b);
 	switch (b.kind) {
 	case SB_KIND_SLAB:
+		if (sb_key_says_free(p) && sb_page_bin(b.page) < SB_NR_BINS &&
+		    sb_slab_keyed(sb_slab_cache_of(sb_page_slab(b.page))))
+			sb_tc_check_suspect(sb_page_bin(b.page), p, "realloc");
 		if (size <= old && size >= old / 2) {
 			count_in_place(SB_EV_REALLOC_SLAB, p, old, size);
 			return p;
 		}
 		break;
 	case SB_KIND_BLOCK:
+		if (sb_unlikely(sb_key_says_free(p)) && sb_tc_block_is_cached(p))
+			sb_fatal_pointer("realloc", "double free", p);
 		if (size > SB_SMALL_MAX && size <= SB_MAX_BLOCK_SIZE &&
 		    sb_buddy_resize(p, sb_pages_of(size))) {
 			count_in_place(SB_EV_REALLOC_BUDDY, p, old, size);
@@ -521,7 +562,7 @@ void *sb_impl_realloc(void *p, size_t size)
 {
 	const struct sb_class_info *ci = small_object(p);
 
-	if (sb_likely(ci != NULL)) {
+	if (sb_likely(ci != NULL) && sb_likely(!sb_key_says_free(p))) {
 		if (sb_likely(size <= ci->size && size >= ci->keep_min))
 			return p;
 		if (size - 1 < SB_SMALL_MAX)

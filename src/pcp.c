@@ -7,7 +7,7 @@
 #include "pcp.h"
 #include "buddy.h"
 
-void sb_pcp_drain(struct sb_pcp *pcp)
+void sb_pcp_drain(struct sb_pcp *pcp, const char *func)
 {
 	unsigned i, j;
 
@@ -15,9 +15,20 @@ void sb_pcp_drain(struct sb_pcp *pcp)
 		struct sb_pcp_list *l = &pcp->lists[i];
 
 		for (j = 0; j < l->count; j++)
-			sb_buddy_free(l->blocks[j]);
+			sb_buddy_free(l->blocks[j], func);
 		l->count = 0;
 	}
+}
+
+bool sb_pcp_holds(const struct sb_pcp *pcp, const void *p)
+{
+	unsigned i, j;
+
+	for (i = 1; i <= SB_PCP_MAX_PAGES; i++)
+		for (j = 0; j < sb_read_once(pcp->lists[i].count) && j < SB_PCP_DEPTH; j++)
+			if (sb_read_once(pcp->lists[i].blocks[j]) == p)
+				return true;
+	return false;
 }
 
 size_t sb_pcp_pages(const struct sb_pcp *pcp)

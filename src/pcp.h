@@ -4,9 +4,9 @@
  *
  * A thread keeps up to SB_PCP_DEPTH freed page blocks of each size from 1
  * to SB_PCP_MAX_PAGES pages, so repeated malloc/free of blocks up to 64 KiB
- * takes no zone lock.  A cached block stays BLOCK in its page descriptor;
- * freeing it again finds it in its list (at most SB_PCP_DEPTH compares)
- * and is reported as a double free.  The lists are embedded in the
+ * takes no zone lock.  A cached block stays BLOCK in its page descriptor
+ * and holds the free key (key.h), which sends a second free of it to the
+ * check of every thread's lists (tcache.c).  The lists are embedded in the
  * thread's cache (tcache.c), which owns their lifetime; their fields are
  * written only by the functions here and in pcp.c.
  */
@@ -45,23 +45,21 @@ static inline bool sb_pcp_pop(struct sb_pcp *pcp, size_t npages, void **out)
 }
 
 /* Keep the freed block p of npages (<= SB_PCP_MAX_PAGES); false if its
- * list is full.  p already there is a double free, reported as func. */
-static inline bool sb_pcp_push(struct sb_pcp *pcp, uint32_t npages, void *p, const char *func)
+ * list is full. */
+static inline bool sb_pcp_push(struct sb_pcp *pcp, uint32_t npages, void *p)
 {
 	struct sb_pcp_list *l = &pcp->lists[npages];
-	uint32_t i;
 
-	for (i = 0; i < l->count; i++)
-		if (sb_unlikely(l->blocks[i] == p))
-			sb_fatal_pointer(func, "double free", p);
 	if (l->count == SB_PCP_DEPTH)
 		return false;
 	l->blocks[l->count++] = p;
 	return true;
 }
 
+/* Is p one of the cached blocks? */
+bool sb_pcp_holds(const struct sb_pcp *pcp, const void *p);
 /* Give every cached block back to the buddy allocator. */
-void sb_pcp_drain(struct sb_pcp *pcp);
+void sb_pcp_drain(struct sb_pcp *pcp, const char *func);
 /* Pages held. */
 size_t sb_pcp_pages(const struct sb_pcp *pcp);
 /* Every block is an allocated block of its list's size. */

@@ -18,6 +18,11 @@ void sb_registry_set_region(const char *base, struct sb_region *r)
 	__atomic_store_n(&sb_region_registry[i], r, __ATOMIC_RELEASE);
 }
 
+void sb_registry_bury_huge(const char *base, size_t len)
+{
+	sb_registry_set_huge(base, len, (struct sb_huge *)((uintptr_t)base | 1));
+}
+
 void sb_registry_set_huge(const char *base, size_t len, struct sb_huge *h)
 {
 	uintptr_t i = (uintptr_t)base >> SB_REGION_SHIFT;

@@ -39,20 +39,46 @@ static inline struct sb_region *sb_registry_region(const void *addr)
 	return __atomic_load_n(&sb_region_registry[i], __ATOMIC_RELAXED);
 }
 
+/*
+ * A huge entry is a block, NULL, or a tombstone: the base address of a
+ * block that was freed there, with the low bit set, kept until the address
+ * space is used again, so that a second free of it says "double free".
+ */
+static inline bool sb_registry_is_tombstone(const struct sb_huge *h)
+{
+	return ((uintptr_t)h & 1) != 0;
+}
+
 /* The huge block whose address space holds addr, or NULL. */
 static inline struct sb_huge *sb_registry_huge(const void *addr)
 {
 	uintptr_t i = (uintptr_t)addr >> SB_REGION_SHIFT;
+	struct sb_huge *h;
 
 	if (i >= SB_REGISTRY_ENTRIES)
 		return NULL;
-	return __atomic_load_n(&sb_huge_registry[i], __ATOMIC_ACQUIRE);
+	h = __atomic_load_n(&sb_huge_registry[i], __ATOMIC_ACQUIRE);
+	return sb_registry_is_tombstone(h) ? NULL : h;
+}
+
+/* Was addr the base of a huge block that was freed (and is not reused)? */
+static inline bool sb_registry_freed_huge(const void *addr)
+{
+	uintptr_t i = (uintptr_t)addr >> SB_REGION_SHIFT;
+	struct sb_huge *h;
+
+	if (i >= SB_REGISTRY_ENTRIES)
+		return false;
+	h = __atomic_load_n(&sb_huge_registry[i], __ATOMIC_ACQUIRE);
+	return sb_registry_is_tombstone(h) && (uintptr_t)h - 1 == (uintptr_t)addr;
 }
 
 /* Enter r (NULL: clear) for the region at base. */
 void sb_registry_set_region(const char *base, struct sb_region *r);
 /* Enter h (NULL: clear) for every slot of [base, base+len). */
 void sb_registry_set_huge(const char *base, size_t len, struct sb_huge *h);
+/* The huge block at base, len bytes, was freed: tombstones in its slots. */
+void sb_registry_bury_huge(const char *base, size_t len);
 
 #pragma GCC visibility pop
 

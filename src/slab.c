@@ -41,6 +41,7 @@
 #include "slab.h"
 #include "buddy.h"
 #include "config.h"
+#include "key.h"
 #include "meta.h"
 #include "reclaim.h"
 #include "report.h"
@@ -212,7 +213,10 @@ static struct sb_slab *slab_create(struct sb_slab_cache *c)
 	s->poisoned = sb_config.check && c->ctor == NULL;
 	if (sb_unlikely(s->poisoned))
 		memset(mem, SB_POISON, (size_t)c->pages_per_slab << SB_PAGE_SHIFT);
-	if (c->ctor != NULL)
+	else if (c->ctor == NULL)
+		for (i = 0; i < n; i++)
+			sb_key_mark_fresh(s->objs + (size_t)i * c->size);
+	else
 		for (i = 0; i < n; i++)
 			c->ctor(s->objs + (size_t)i * c->size, c->ctor_arg);
 	sb_buddy_make_slab(mem, s, c->bin);
@@ -300,13 +304,57 @@ unsigned sb_slab_alloc_batch(struct sb_slab_cache *c, void **out, unsigned n, co
 	return got;
 }
 
-bool sb_slab_is_object(const struct sb_slab *s, const void *p)
+/* The index of p in s, or false if no object of s starts at p. */
+static inline bool index_of(const struct sb_slab *s, const void *p, uint32_t *idx)
 {
 	const struct sb_slab_cache *c = s->cache;
-	uint32_t idx;
 
 	return sb_object_index((uintptr_t)p - (uintptr_t)s->objs, c->size, c->recip,
-			       (uint32_t)c->objs_per_slab * c->size, &idx);
+			       (uint32_t)c->objs_per_slab * c->size, idx);
+}
+
+bool sb_slab_is_object(const struct sb_slab *s, const void *p)
+{
+	uint32_t idx;
+
+	return index_of(s, p, &idx);
+}
+
+bool sb_slab_object_is_free(struct sb_slab_cache *c, const void *p)
+{
+	struct sb_page *pg = sb_page_of(p);
+	struct sb_slab *s;
+	uint32_t idx;
+	bool is_free = false;
+
+	pthread_mutex_lock(&c->lock);
+	if (pg != NULL && sb_page_state(pg) == SB_PAGE_SLAB && (s = sb_page_slab(pg))->cache == c &&
+	    index_of(s, p, &idx))
+		is_free = (s->free_bits[idx / 64] >> (idx % 64)) & 1;
+	pthread_mutex_unlock(&c->lock);
+	return is_free;
+}
+
+bool sb_slab_set_live(struct sb_slab *s, const void *p)
+{
+	uint32_t idx;
+	uint64_t bit;
+
+	if (!index_of(s, p, &idx))
+		return true;
+	bit = (uint64_t)1 << (idx % 64);
+	return __atomic_fetch_or(&s->live_bits[idx / 64], bit, __ATOMIC_RELAXED) & bit;
+}
+
+bool sb_slab_clear_live(struct sb_slab *s, const void *p)
+{
+	uint32_t idx;
+	uint64_t bit;
+
+	if (!index_of(s, p, &idx))
+		return false;
+	bit = (uint64_t)1 << (idx % 64);
+	return __atomic_fetch_and(&s->live_bits[idx / 64], ~bit, __ATOMIC_RELAXED) & bit;
 }
 
 /* Put the object at idx of s back; the cache lock is held. */

@@ -36,7 +36,9 @@ struct sb_slab {
 	uint16_t colour;
 	uint16_t hint;			/* first word of free_bits that may be non-zero */
 	bool poisoned;			/* created under SBMALLOC_CHECK: free objects hold poison */
-	uint64_t free_bits[SB_SLAB_WORDS];	/* bit set: object free */
+	uint64_t free_bits[SB_SLAB_WORDS];	/* bit set: object in the slab */
+	uint64_t live_bits[SB_SLAB_WORDS];	/* caches with a constructor: bit set:
+						 * object handed out (cache.c) */
 };
 
 struct sb_slab_list_head {
@@ -127,6 +129,23 @@ unsigned sb_slab_alloc_batch(struct sb_slab_cache *c, void **out, unsigned n, co
 void sb_slab_free_batch(struct sb_slab_cache *c, void *const *objs, unsigned n, const char *func);
 /* Is p the start of an object of slab s? */
 bool sb_slab_is_object(const struct sb_slab *s, const void *p);
+/* Is p (an object of c) free in its slab?  Takes c's lock. */
+bool sb_slab_object_is_free(struct sb_slab_cache *c, const void *p);
+
+/* Objects of c carry the free key (key.h): c has no constructor, whose
+ * state the key would overwrite. */
+static inline bool sb_slab_keyed(const struct sb_slab_cache *c)
+{
+	return c->ctor == NULL;
+}
+
+/*
+ * The out-of-band liveness of objects of caches with a constructor: set
+ * when an object is handed out, cleared when it comes back; each returns
+ * the bit's old value.  Atomic: threads free objects of one slab at once.
+ */
+bool sb_slab_set_live(struct sb_slab *s, const void *p);
+bool sb_slab_clear_live(struct sb_slab *s, const void *p);
 
 /* Give c's empty slabs back to the buddy allocator (skipped if c is
  * busy); returns bytes. */

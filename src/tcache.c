@@ -39,6 +39,7 @@
 #include "config.h"
 #include "counters.h"
 #include "depot.h"
+#include "key.h"
 #include "meta.h"
 #include "slab.h"
 
@@ -247,8 +248,6 @@ void sb_tc_free_slow(unsigned bin, void *p, const char *func)
 	SB_ASSERT_FULL(bin_valid(tc, bin));
 	b = &tc->bins[bin];
 	m = b->loaded;
-	/* The fast path's check, on the real magazine (the COUNTED face's are empty). */
-	sb_mag_check_top(m, sb_mag_rounds(m), p, func);
 	if (!sb_mag_is_full(m))
 		goto put;
 	if (sb_mag_is_real(b->prev) && sb_mag_is_empty(b->prev)) {
@@ -285,6 +284,49 @@ direct:
 	sb_slab_free_batch(sb_depot_slab(d), &p, 1, func);
 }
 
+/* ---- Is it free? ------------------------------------------------------- */
+
+/*
+ * The truth behind the free key (key.h), for a free whose object or block
+ * holds it: is it in a magazine of some thread, in the depot, or in its
+ * slab; is the block in some thread's page lists.  Other threads' caches
+ * are read while their owners may push and pop: an intentional race, which
+ * can only miss an object that is moving (that thread's own next free of
+ * it is checked again), never invent one: a slot below `rounds` holds a
+ * free object, or the owner is about to overwrite it with another.
+ */
+bool sb_tc_object_is_free(unsigned bin, const void *p)
+{
+	struct sb_depot *d = depot_of(bin);
+	struct sb_tcache *tc;
+	bool found = false;
+
+	SB_ASSERT(d != NULL);
+	pthread_mutex_lock(&tc_lock);
+	for (tc = tc_list; tc != NULL && !found; tc = tc->next)
+		found = sb_mag_holds(tc->bins[bin].loaded, p) || sb_mag_holds(tc->bins[bin].prev, p);
+	pthread_mutex_unlock(&tc_lock);
+	return found || sb_depot_holds(d, p) || sb_slab_object_is_free(sb_depot_slab(d), p);
+}
+
+void sb_tc_check_suspect(unsigned bin, const void *p, const char *func)
+{
+	if (sb_tc_object_is_free(bin, p))
+		sb_fatal_pointer(func, sb_key_says_fresh(p) ? "invalid pointer" : "double free", p);
+}
+
+bool sb_tc_block_is_cached(const void *p)
+{
+	struct sb_tcache *tc;
+	bool found = false;
+
+	pthread_mutex_lock(&tc_lock);
+	for (tc = tc_list; tc != NULL && !found; tc = tc->next)
+		found = sb_pcp_holds(&tc->pcp, p);
+	pthread_mutex_unlock(&tc_lock);
+	return found;
+}
+
 /* ---- Flush, thread exit ------------------------------------------------ */
 
 /* Give one bin's magazines to its depot. */
@@ -303,7 +345,7 @@ static void flush(struct sb_tcache *tc, const char *func)
 
 	for (i = 0; i < SB_NR_BINS; i++)
 		flush_bin(&tc->bins[i], i, func);
-	sb_pcp_drain(&tc->pcp);
+	sb_pcp_drain(&tc->pcp, func);
 }
 
 void sb_tc_flush(const char *func)

@@ -58,9 +58,9 @@ static inline bool sb_tc_pop(size_t bin, void **out)
 	return sb_mag_pop(sb_tc->bins[bin].loaded, out);
 }
 
-static inline bool sb_tc_push(size_t bin, void *p, const char *func)
+static inline bool sb_tc_push(size_t bin, void *p)
 {
-	return sb_mag_push(sb_tc->bins[bin].loaded, p, func);
+	return sb_mag_push(sb_tc->bins[bin].loaded, p);
 }
 
 /* The page lists of the fast paths: the thread's, or a COUNTED face's
@@ -85,6 +85,15 @@ struct sb_pcp *sb_tc_pcp(void);
  * no memory (errno is the caller's to set). */
 void *sb_tc_alloc_slow(unsigned bin, const char *func);
 void sb_tc_free_slow(unsigned bin, void *p, const char *func);
+
+/* Is p (an object of bin) free: in a thread's magazine, the depot or its
+ * slab?  Is the block p in a thread's page lists?  (The free key's check.) */
+bool sb_tc_object_is_free(unsigned bin, const void *p);
+bool sb_tc_block_is_cached(const void *p);
+/* p holds the free key: report, naming func, if p is free indeed ("double
+ * free", or "invalid pointer" for a slot never handed out); return if it
+ * is live after all (its data matched the key). */
+void sb_tc_check_suspect(unsigned bin, const void *p, const char *func);
 
 /* Serve bin from depot d (cache.c, when a cache is set up). */
 void sb_tc_attach(unsigned bin, struct sb_depot *d);

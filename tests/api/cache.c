@@ -970,17 +970,27 @@ TEST(double_sb_cache_free_aborts)
 }
 
 /*
- * The free path compares with the last object freed only; a double free
- * with another free in between is caught when the magazine goes back to
- * the slabs (here at malloc_trim), by the slab's bitmap, naming malloc_trim().
+ * A double free with other frees in between is caught at the second free
+ * itself: the object holds the free key, and the check behind it finds the
+ * object in a magazine (counting_cache has a constructor: there the
+ * out-of-band live bit says so).
  */
-TEST(double_sb_cache_free_behind_another_free_aborts_by_the_next_trim)
+TEST(double_sb_cache_free_behind_another_free_aborts_at_the_second_free)
 {
 	sb_cache_t *c = counting_cache("cache_d2", 192, 0);
 	struct bad_free bf = { c, sb_cache_alloc(c), sb_cache_alloc(c) };
 
 	CHECK(bf.obj != NULL && bf.other != NULL);
-	expect_abort_line(cache_free_twice, &bf, "malloc_trim", bf.obj, 1);
+	expect_abort_line(cache_free_twice, &bf, "sb_cache_free", bf.obj, 0);
+}
+
+TEST(double_sb_cache_free_of_a_cache_without_constructor_aborts_at_the_second_free)
+{
+	sb_cache_t *c = sb_cache_create("cache_d3", 40, 0, NULL, NULL, NULL);
+	struct bad_free bf = { c, sb_cache_alloc(c), sb_cache_alloc(c) };
+
+	CHECK(c != NULL && bf.obj != NULL && bf.other != NULL);
+	expect_abort_line(cache_free_twice, &bf, "sb_cache_free", bf.obj, 0);
 }
 
 static void expect_einval(const char *name, size_t size, size_t align)
@@ -1340,7 +1350,8 @@ static const struct tap_case cases[] = {
 	TAP_CASE(sb_cache_free_of_stack_pointer_aborts)
 	TAP_CASE(sb_cache_free_of_interior_pointer_aborts)
 	TAP_CASE(double_sb_cache_free_aborts)
-	TAP_CASE(double_sb_cache_free_behind_another_free_aborts_by_the_next_trim)
+	TAP_CASE(double_sb_cache_free_behind_another_free_aborts_at_the_second_free)
+	TAP_CASE(double_sb_cache_free_of_a_cache_without_constructor_aborts_at_the_second_free)
 	TAP_CASE(create_with_null_name_fails_with_einval)
 	TAP_CASE(create_with_size_0_fails_with_einval)
 	TAP_CASE(create_with_size_above_32768_fails_with_einval)

@@ -216,7 +216,7 @@ TEST(freeing_the_page_coalesces_back_to_eight_top_order_blocks)
 
 	CHECK(p != NULL);
 	z = zone_of(p);
-	sb_buddy_free(p);
+	sb_buddy_free(p, "free");
 	check_whole(z);
 }
 
@@ -240,8 +240,8 @@ TEST(adjacent_blocks_merge_only_when_they_are_buddies)
 	CHECK((ia ^ 2u) == ib && (ic ^ 2u) == id);
 
 	/* b and c are adjacent and of the same order, but not buddies. */
-	sb_buddy_free(b);
-	sb_buddy_free(c);
+	sb_buddy_free(b, "free");
+	sb_buddy_free(c, "free");
 	CHECK(z->pages[ib].state == SB_PAGE_FREE && z->pages[ib].order == 1);
 	CHECK(z->pages[ic].state == SB_PAGE_FREE && z->pages[ic].order == 1);
 	CHECKF(z->nr_free[1] == 2, "nr_free[1] = %zu", z->nr_free[1]);
@@ -250,7 +250,7 @@ TEST(adjacent_blocks_merge_only_when_they_are_buddies)
 
 	/* a is b's buddy: they merge into an order-2 block at a, whose buddy
 	 * (c, order 1 only) does not match, so merging stops there. */
-	sb_buddy_free(a);
+	sb_buddy_free(a, "free");
 	CHECK(z->pages[ia].state == SB_PAGE_FREE && z->pages[ia].order == 2);
 	CHECK(z->pages[ib].state == SB_PAGE_MERGED);
 	CHECKF(z->nr_free[1] == 1, "nr_free[1] = %zu", z->nr_free[1]);
@@ -258,7 +258,7 @@ TEST(adjacent_blocks_merge_only_when_they_are_buddies)
 	check_valid();
 
 	/* d completes c; then everything merges up to the top order. */
-	sb_buddy_free(d);
+	sb_buddy_free(d, "free");
 	check_whole(z);
 }
 
@@ -350,7 +350,7 @@ TEST(allocated_block_has_a_block_head_with_npages_and_tail_pages)
 		       z->pages[i + k].state);
 	check_valid();
 
-	sb_buddy_free(p);
+	sb_buddy_free(p, "free");
 	CHECKF(z->pages[i].state == SB_PAGE_FREE || z->pages[i].state == SB_PAGE_MERGED,
 	       "head state %u after free", z->pages[i].state);
 	CHECK(sb_page_classify(page_of(p), p) == SB_PTR_FREED);
@@ -501,7 +501,7 @@ TEST(random_allocs_and_frees_keep_blocks_disjoint_and_pages_accounted)
 			uint32_t idx = pidx(b.p);
 
 			live[k] = live[--nlive];
-			sb_buddy_free(b.p);
+			sb_buddy_free(b.p, "free");
 			for (i = idx; i < idx + b.n; i++)
 				m[i] = 0;
 			live_pages -= b.n;
@@ -532,7 +532,7 @@ TEST(random_allocs_and_frees_keep_blocks_disjoint_and_pages_accounted)
 
 	while (nlive > 0) {
 		nlive--;
-		sb_buddy_free(live[nlive].p);
+		sb_buddy_free(live[nlive].p, "free");
 	}
 	for (i = 0; i < sb_region_count(); i++)
 		check_whole(zone_at(i));
@@ -576,7 +576,7 @@ TEST(freeing_everything_after_exhaustion_restores_every_region)
 	}
 	CHECK(sb_region_count() == 2);
 	for (i = 0; i <= TOP_BLOCKS; i++)
-		sb_buddy_free(blocks[i]);
+		sb_buddy_free(blocks[i], "free");
 	check_whole(zone_at(0));
 	check_whole(zone_at(1));
 }
@@ -592,7 +592,7 @@ TEST(allocation_takes_from_the_first_region_with_room)
 	}
 	CHECK(zone_of(blocks[TOP_BLOCKS]) == zone_at(1));
 	CHECK(zone_of(blocks[3]) == zone_at(0));
-	sb_buddy_free(blocks[3]);
+	sb_buddy_free(blocks[3], "free");
 	p = sb_buddy_alloc(1, 1);
 	CHECK(p != NULL);
 	CHECK(zone_of(p) == zone_at(0));
@@ -643,7 +643,7 @@ TEST(resize_grows_a_block_into_the_free_pages_that_follow_it)
 	CHECK(all_bytes(p, 10 * PAGE, 0x22));
 	check_valid();
 
-	sb_buddy_free(p);
+	sb_buddy_free(p, "free");
 	check_whole(z);
 }
 
@@ -702,7 +702,7 @@ TEST(resize_shrinks_a_block_and_gives_pages_back)
 	CHECK(all_bytes(p, 5 * PAGE, 0x33));
 	check_valid();
 
-	sb_buddy_free(p);
+	sb_buddy_free(p, "free");
 	check_whole(z);
 }
 
@@ -722,7 +722,7 @@ TEST(with_dirty_max_zero_a_freed_large_block_is_purged)
 	memset(p, 0xab, n * PAGE);
 	CHECK(resident_pages(p, n) == n);
 
-	sb_buddy_free(p);
+	sb_buddy_free(p, "free");
 	/* Blocks below the purge order (2 for 4k regions) may stay dirty. */
 	CHECKF(z->dirty_pages < 4, "dirty_pages %zu after free", z->dirty_pages);
 	CHECKF(resident_pages(p, n) == 0, "%zu pages still resident", resident_pages(p, n));
@@ -756,7 +756,7 @@ TEST(with_a_large_dirty_max_a_reused_block_stays_resident)
 				       "round %zu: page %zu reads %#x", round, k, (unsigned char)p[k * PAGE]);
 		}
 		memset(p, 0xab, n * PAGE);
-		sb_buddy_free(p);
+		sb_buddy_free(p, "free");
 		CHECKF(z->dirty_pages >= n, "round %zu: dirty_pages %zu", round, z->dirty_pages);
 		CHECK(resident_pages(p, n) == n);
 	}
@@ -776,7 +776,7 @@ TEST(trim_purges_every_dirty_free_block_and_returns_the_bytes)
 		memset(blocks[i], 0x5a, sizes[i] * PAGE);
 	}
 	for (i = 0; i < 6; i++)
-		sb_buddy_free(blocks[i]);
+		sb_buddy_free(blocks[i], "free");
 	before = total_dirty_pages();
 	CHECKF(before >= 1 + 2 + 3 + 16 + 300 + SB_MAX_BLOCK_PAGES, "dirty_pages %zu", before);
 	check_valid();
@@ -806,7 +806,7 @@ TEST(trim_leaves_blocks_in_use_alone)
 	CHECK(keep && gone);
 	memset(keep, 0x77, 64 * PAGE);
 	memset(gone, 0x66, 64 * PAGE);
-	sb_buddy_free(gone);
+	sb_buddy_free(gone, "free");
 	CHECK(sb_buddy_trim() > 0);
 	CHECK(resident_pages(keep, 64) == 64);
 	CHECK(all_bytes(keep, 64 * PAGE, 0x77));
@@ -882,7 +882,7 @@ TEST(validate_reports_a_free_page_inside_a_larger_free_block)
 	CHECK(p != NULL);
 	z = zone_of(p);
 	i = pidx(p);
-	sb_buddy_free(p);
+	sb_buddy_free(p, "free");
 	check_whole(z);
 	/* The top-order block at i was split down to one page and merged back:
 	 * the head of its upper half is MERGED now. */
@@ -906,7 +906,7 @@ TEST(validate_reports_two_free_buddies_not_coalesced)
 	z = zone_of(a);
 	ia = pidx(a), ib = pidx(b);
 	CHECKF(zone_of(b) == z && ib == (ia ^ 1u) && ia < ib, "pages %u and %u", ia, ib);
-	sb_buddy_free(a);
+	sb_buddy_free(a, "free");
 	CHECK(z->pages[ia].state == SB_PAGE_FREE && z->pages[ia].order == 0);
 	CHECKF(z->free_head[0] == ia && z->nr_free[0] == 1, "list 0: head %u, %zu blocks",
 	       z->free_head[0], z->nr_free[0]);

@@ -434,7 +434,7 @@ static void work_fork_child(void)
 			}
 		}
 		/* The child's heap works on its new pages. */
-		sb_buddy_free(blocks[0]);
+		sb_buddy_free(blocks[0], "free");
 		CHECK(sb_buddy_alloc(SB_MAX_BLOCK_PAGES, 1) == blocks[0]);
 		check_zones();
 		_exit(0);
@@ -468,8 +468,8 @@ static void work_fork_child_copies_used_pages(void)
 	r = hugetlb_region_of_blocks(blocks);
 	/* The last two blocks go back (stale data in them), and 3 pages of one
 	 * are taken again. */
-	sb_buddy_free(blocks[REGION_BLOCKS - 1]);
-	sb_buddy_free(blocks[REGION_BLOCKS - 2]);
+	sb_buddy_free(blocks[REGION_BLOCKS - 1], "free");
+	sb_buddy_free(blocks[REGION_BLOCKS - 2], "free");
 	small = sb_buddy_alloc(small_pages, 1);
 	CHECK(small == blocks[REGION_BLOCKS - 1] || small == blocks[REGION_BLOCKS - 2]);
 	freed = small == blocks[REGION_BLOCKS - 1] ? blocks[REGION_BLOCKS - 2]
@@ -571,7 +571,7 @@ static void work_purge_and_refill(void)
 	/* Free everything with purging on: hugetlb blocks are purged whole. */
 	sb_config_set_dirty_max(0);
 	for (i = 0; i < RUN_BLOCKS; i++)
-		sb_buddy_free(run_blocks[i]);
+		sb_buddy_free(run_blocks[i], "free");
 	sb_buddy_counters(0, &zc, true);
 	CHECKF(zc.dirty_pages == 0, "region 0: %zu dirty pages after purging", zc.dirty_pages);
 	CHECK(zc.free_pages == SB_REGION_PAGES);
@@ -676,7 +676,7 @@ TEST(the_buddy_validator_catches_a_purge_order_changed_without_recounting_purgea
 	CHECK(((uintptr_t)a ^ (uintptr_t)b) == 4 * SB_PAGE_SIZE);	/* buddies */
 	/* a becomes a dirty free block of order 2 (b keeps it from merging):
 	 * purgeable at a 4k zone's purge order, not at the huge page order. */
-	sb_buddy_free(a);
+	sb_buddy_free(a, "free");
 	z = sb_zone_of_region(sb_region_at(0));
 	CHECK(z->purge_order == purge_order_for(SB_BACKING_4K));
 	CHECK(z->dirty_pages == 4 && z->purgeable_pages == 4);

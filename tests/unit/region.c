@@ -634,7 +634,7 @@ TEST(buddy_validate_catches_a_wrong_free_block_count_in_a_zone)
 	struct sb_zone *z = sb_zone_of_region(r);
 	char out[512], want[128];
 
-	sb_buddy_free(r->base);		/* one free top-order block */
+	sb_buddy_free(r->base, "free");		/* one free top-order block */
 	CHECK(z->nr_free[SB_MAX_ORDER] == 1);
 	CHECK(sb_buddy_validate(r->index));
 	z->nr_free[SB_MAX_ORDER]++;
