@@ -35,6 +35,7 @@
  */
 #include "cache.h"
 #include "buddy.h"
+#include "config.h"
 #include "counters.h"
 #include "depot.h"
 #include "init.h"
@@ -182,6 +183,8 @@ static inline void object_out(struct sb_cache *c, void *p, const char *func)
 		sb_key_mark_live(p);
 	else if (sb_slab_set_live(sb_page_slab(sb_page_of(p)), p))
 		sb_fatal_pointer(func, "object handed out twice", p);
+	if (sb_unlikely(sb_config.check))
+		sb_slab_debug_alloc(p, sb_slab_size(&c->slab), func);
 }
 
 void sb_cache_object_back(unsigned bin, struct sb_slab *s, void *p, const char *func)
@@ -221,6 +224,8 @@ SB_EXPORT void sb_cache_free(struct sb_cache *c, void *obj)
 	if (obj == NULL)
 		return;
 	s = check_object(c, obj, "sb_cache_free");
+	if (sb_unlikely(sb_config.check))
+		sb_slab_debug_free(obj, "sb_cache_free");
 	if (sb_unlikely(sb_counting))
 		sb_counters_live(-(long)sb_slab_size(&c->slab));
 	sb_cache_object_back(c->bin, s, obj, "sb_cache_free");

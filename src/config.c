@@ -15,6 +15,8 @@
  *   SBMALLOC_DIRTY_MAX=<bytes>[k|m|g]         free memory kept resident (buddy.c)
  *   SBMALLOC_STATS=1|PATH                     count, and dump at exit (stats.c)
  *   SBMALLOC_STATS_SIGNAL=USR1|USR2|N         dump on that signal (stats.c)
+ *   SBMALLOC_GUARD=N                          one allocation in N guarded (guard.c);
+ *                                             0: none
  *
  * No locks: sb_config is written at bring-up, by the constructor (both
  * before the program can have started threads) and, for dirty_max only,
@@ -35,6 +37,7 @@ struct sb_config sb_config = {
 	.check = false,
 	.dirty_max = (size_t)16 << 20,
 	.secure = false,
+	.guard_rate = SB_GUARD_DEFAULT_RATE,
 };
 
 /* Value of NAME in environ, or NULL; never allocates. */
@@ -117,6 +120,9 @@ void sb_config_init(void)
 	sb_config.stats_path = sb_config.stats && strcmp(v, "1") != 0 ? v : NULL;
 	v = env("SBMALLOC_STATS_SIGNAL");
 	sb_config.stats_signal = v != NULL ? parse_signal(v) : 0;
+	v = env("SBMALLOC_GUARD");
+	if (v == NULL || !parse_size(v, &sb_config.guard_rate))
+		sb_config.guard_rate = SB_GUARD_DEFAULT_RATE;
 }
 
 void sb_config_set_dirty_max(size_t bytes)

@@ -31,7 +31,11 @@ struct sb_config {
 	bool stats;			/* SBMALLOC_STATS given: count and dump at exit */
 	const char *stats_path;		/* SBMALLOC_STATS=PATH (%p: pid); NULL: stderr */
 	int stats_signal;		/* SBMALLOC_STATS_SIGNAL, 0: none */
+	size_t guard_rate;		/* SBMALLOC_GUARD: one allocation in N guarded, 0: off */
 };
+
+/* One allocation in this many gets a guarded slot unless SBMALLOC_GUARD says. */
+#define SB_GUARD_DEFAULT_RATE 8192
 
 extern struct sb_config sb_config;
 

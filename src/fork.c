@@ -23,6 +23,7 @@
  *                               descriptors; never two at once
  *   huge_lock       huge.c      the list of huge blocks, the registry's
  *                               huge entries
+ *   guard_lock      guard.c     the guarded slots and their FIFO
  *   meta_lock       meta.c      the metadata allocator (innermost)
  *
  *   init_lock       init.c      bring-up only: held while the first call
@@ -43,11 +44,11 @@
  * FORK.  prepare takes every lock above, in the order of the table (each
  * row in its file's list order: caches newest first, zones in creation
  * order); the parent releases them in reverse.  So does the child, whose
- * only thread is the one that took them, after two repairs: it keeps only
- * the forking thread's cache on the list (tcache.c), and it replaces
+ * only thread is the one that took them, after one repair: it replaces
  * hugetlb memory by ordinary pages holding the same data (buddy.c,
  * huge.c), since a MAP_PRIVATE hugetlb page shared with the parent is
- * copied on write from a pool that may be empty (SIGBUS).  The counters,
+ * copied on write from a pool that may be empty (SIGBUS).  The caches of
+ * the threads that do not exist in the child stay as they are (tcache.c).  The counters,
  * being lock-free, need nothing.
  *
  * fork.c is an orchestration point: it calls every layer.
@@ -55,6 +56,7 @@
 #include "fork.h"
 #include "buddy.h"
 #include "cache.h"
+#include "guard.h"
 #include "huge.h"
 #include "init.h"
 #include "meta.h"
@@ -70,12 +72,14 @@ void sb_fork_prepare(void)
 	sb_region_fork_prepare();
 	sb_buddy_fork_prepare();
 	sb_huge_fork_prepare();
+	sb_guard_fork_prepare();
 	sb_meta_fork_prepare();
 }
 
 void sb_fork_parent(void)
 {
 	sb_meta_fork_parent();
+	sb_guard_fork_parent();
 	sb_huge_fork_parent();
 	sb_buddy_fork_parent();
 	sb_region_fork_parent();
@@ -87,6 +91,7 @@ void sb_fork_parent(void)
 void sb_fork_child(void)
 {
 	sb_meta_fork_child();
+	sb_guard_fork_child();
 	sb_huge_fork_child();
 	sb_buddy_fork_child();
 	sb_region_fork_child();

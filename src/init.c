@@ -22,6 +22,7 @@
 #include "config.h"
 #include "counters.h"
 #include "fork.h"
+#include "guard.h"
 #include "key.h"
 #include "os.h"
 #include "sizeclass.h"
@@ -60,6 +61,7 @@ __attribute__((constructor)) static void sb_constructor(void)
 		sb_tc_start_counting();
 	}
 	sb_stats_init();
+	sb_guard_init();
 	sb_tc_init();
 	pthread_atfork(sb_fork_prepare, sb_fork_parent, sb_fork_child);
 }

@@ -38,6 +38,7 @@
 #include "buddy.h"
 #include "config.h"
 #include "counters.h"
+#include "guard.h"
 #include "huge.h"
 #include "cache.h"
 #include "init.h"
@@ -139,10 +140,15 @@ static SB_NOINLINE void *alloc_slow(size_t size, bool lists_tried, const char *f
 	void *p;
 
 	sb_ensure_init();
-	if (size <= SB_SMALL_MAX) {
+	if (size <= SB_GUARD_MAX_SIZE && sb_guard_due() &&
+	    (p = sb_guard_alloc(sb_class_size(sb_size_class(size)))) != NULL) {
+		/* sampled: a guarded slot (guard.c), as large as the class */
+	} else if (size <= SB_SMALL_MAX) {
 		p = alloc_small(sb_size_class(size), func);
 		if (p == NULL)
 			errno = ENOMEM;
+		else if (sb_unlikely(sb_config.check))
+			sb_slab_debug_alloc(p, size, func);
 	} else {
 		p = alloc_big(size, 0, lists_tried);
 	}
@@ -214,6 +220,8 @@ static void *alloc_aligned(size_t align, size_t size, const char *func)
 					p = alloc_small(cls, func);
 					if (p == NULL)
 						errno = ENOMEM;
+					else if (sb_unlikely(sb_config.check))
+						sb_slab_debug_alloc(p, size, func);
 					return p;
 				}
 		}
@@ -238,7 +246,7 @@ static void *sb_alloc_aligned(size_t align, size_t size, const char *func)
 
 /* ---- Finding a pointer's block ---------------------------------------- */
 
-enum sb_kind { SB_KIND_SLAB, SB_KIND_BLOCK, SB_KIND_HUGE };
+enum sb_kind { SB_KIND_SLAB, SB_KIND_BLOCK, SB_KIND_HUGE, SB_KIND_GUARD };
 
 struct sb_block {
 	enum sb_kind kind;
@@ -272,19 +280,29 @@ static void find_block(const void *p, const char *func, struct sb_block *b)
 		}
 		sb_fatal_pointer(func, "invalid pointer", p);
 	}
+	if (sb_guard_owns(p)) {
+		b->kind = SB_KIND_GUARD;	/* guard.c checks the pointer */
+		return;
+	}
 	b->huge = sb_registry_huge(p);
 	if (sb_unlikely(b->huge == NULL || p != sb_huge_base(b->huge)))
 		sb_fatal_pointer(func, sb_registry_freed_huge(p) ? "double free" : "invalid pointer", p);
 	b->kind = SB_KIND_HUGE;
 }
 
-static inline size_t block_usable(const struct sb_block *b)
+static inline size_t block_usable(const struct sb_block *b, const void *p, const char *func)
 {
+	size_t n;
+
 	switch (b->kind) {
 	case SB_KIND_SLAB:
+		if (sb_unlikely(sb_config.check) && (n = sb_slab_debug_usable(p)) != SIZE_MAX)
+			return n;
 		return sb_slab_size(sb_slab_cache_of(sb_page_slab(b->page)));
 	case SB_KIND_BLOCK:
 		return (size_t)sb_page_block_pages(b->page) << SB_PAGE_SHIFT;
+	case SB_KIND_GUARD:
+		return sb_guard_size(p, func);
 	default:
 		return sb_huge_size(b->huge);
 	}
@@ -301,9 +319,11 @@ static SB_NOINLINE void free_slow(void *p, const char *func)
 		return;
 	find_block(p, func, &b);
 	if (sb_unlikely(sb_counting))
-		sb_counters_live(-(long)block_usable(&b));
+		sb_counters_live(-(long)block_usable(&b, p, func));
 	switch (b.kind) {
 	case SB_KIND_SLAB:
+		if (sb_unlikely(sb_config.check))
+			sb_slab_debug_free(p, func);
 		bin = sb_page_bin(b.page);
 		if (bin < SB_NR_BINS)
 			sb_cache_object_back(bin, sb_page_slab(b.page), p, func);
@@ -326,6 +346,9 @@ static SB_NOINLINE void free_slow(void *p, const char *func)
 		sb_count(SB_EV_FREE_HUGE, 1);
 		sb_huge_free(b.huge);
 		return;
+	case SB_KIND_GUARD:
+		sb_guard_free(p, func);
+		return;
 	}
 }
 
@@ -334,7 +357,7 @@ static size_t usable_size(void *p, const char *func)
 	struct sb_block b;
 
 	find_block(p, func, &b);
-	return block_usable(&b);
+	return block_usable(&b, p, func);
 }
 
 /* p's size-class entry if p starts an object of a size class, else NULL. */
@@ -425,7 +448,7 @@ SB_EXPORT const char *sb_version(void)
 
 SB_EXPORT int sb_owns(const void *p)
 {
-	return sb_registry_region(p) != NULL || sb_registry_huge(p) != NULL;
+	return sb_registry_region(p) != NULL || sb_registry_huge(p) != NULL || sb_guard_owns(p);
 }
 
 void *sb_impl_malloc(size_t size)
@@ -507,13 +530,15 @@ static SB_NOINLINE void *realloc_slow(void *p, size_t size)
 		return NULL;
 	}
 	find_block(p, "realloc", &b);
-	old = block_usable(&b);
+	old = block_usable(&b, p, "realloc");
 	switch (b.kind) {
 	case SB_KIND_SLAB:
 		if (sb_key_says_free(p) && sb_page_bin(b.page) < SB_NR_BINS &&
 		    sb_slab_keyed(sb_slab_cache_of(sb_page_slab(b.page))))
 			sb_tc_check_suspect(sb_page_bin(b.page), p, "realloc");
-		if (size <= old && size >= old / 2) {
+		/* SBMALLOC_CHECK: every resize moves, so that red zones and tracks
+		 * stay exact. */
+		if (size <= old && size >= old / 2 && !sb_config.check) {
 			count_in_place(SB_EV_REALLOC_SLAB, p, old, size);
 			return p;
 		}
@@ -532,6 +557,8 @@ static SB_NOINLINE void *realloc_slow(void *p, size_t size)
 			count_in_place(SB_EV_REALLOC_HUGE, sb_huge_base(b.huge), old, size);
 			return sb_huge_base(b.huge);
 		}
+		break;
+	case SB_KIND_GUARD:
 		break;
 	}
 	return realloc_move(p, old, size);

@@ -219,6 +219,11 @@ bool sb_os_move(char *old, size_t old_len, char *new_addr, size_t len)
 	return mremap(old, old_len, len, MREMAP_MAYMOVE | MREMAP_FIXED, new_addr) == new_addr;
 }
 
+bool sb_os_protect(void *addr, size_t len, bool rw)
+{
+	return mprotect(addr, len, rw ? PROT_READ | PROT_WRITE : PROT_NONE) == 0;
+}
+
 void sb_os_purge(void *addr, size_t len)
 {
 	madvise(addr, len, MADV_DONTNEED);

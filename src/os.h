@@ -43,6 +43,9 @@ bool sb_os_decommit(char *addr, size_t len);
 /* Move the mapping [old, old+old_len) to new (reserved), growing it to len. */
 bool sb_os_move(char *old, size_t old_len, char *new_addr, size_t len);
 
+/* Make [addr, addr+len) readable and writable (rw) or inaccessible. */
+bool sb_os_protect(void *addr, size_t len, bool rw);
+
 /* Give resident pages back to the OS; the range stays mapped, reads zero. */
 void sb_os_purge(void *addr, size_t len);
 /* Resident bytes of [addr, addr+len) (mincore). */

@@ -60,7 +60,7 @@ size_t sb_fmt_u64(char *buf, size_t len, uint64_t v)
 	return n;
 }
 
-void sb_fatal_pointer(const char *func, const char *what, const void *ptr)
+void sb_report_pointer(const char *func, const char *what, const void *ptr)
 {
 	char msg[160], hex[24];
 
@@ -74,6 +74,16 @@ void sb_fatal_pointer(const char *func, const char *what, const void *ptr)
 	strcat(msg, hex);
 	strcat(msg, "\n");
 	sb_write_str(2, msg);
+}
+
+void sb_abort(void)
+{
+	abort();
+}
+
+void sb_fatal_pointer(const char *func, const char *what, const void *ptr)
+{
+	sb_report_pointer(func, what, ptr);
 	abort();
 }
 

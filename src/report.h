@@ -14,6 +14,9 @@
 /* "sbmalloc: <func>(): <what> 0x<ptr>\n" on stderr, then abort().  func is
  * the public function the user called. */
 SB_NORETURN SB_COLD void sb_fatal_pointer(const char *func, const char *what, const void *ptr);
+/* The same line without stopping, for a report that goes on (then sb_abort). */
+SB_COLD void sb_report_pointer(const char *func, const char *what, const void *ptr);
+SB_NORETURN SB_COLD void sb_abort(void);
 SB_NORETURN SB_COLD void sb_fatal(const char *msg);
 /* "sbmalloc: warning: <msg>\n" on stderr. */
 SB_COLD void sb_warn(const char *msg);

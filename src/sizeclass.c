@@ -18,10 +18,12 @@
  * threads), then read-only.
  */
 #include "sizeclass.h"
+#include "config.h"
 
 uint8_t sb_class_lookup[SB_CLASS_LOOKUP_MAX / 16 + 1];
 struct sb_class_info sb_class_info[256];
 static uint32_t class_align[SB_NR_CLASSES];
+static uint32_t class_size[SB_NR_CLASSES];
 
 unsigned sb_size_class_slow(size_t size)
 {
@@ -37,12 +39,15 @@ static void set_class(unsigned cls, size_t size)
 {
 	struct sb_slab_geometry g;
 
-	sb_slab_geometry(size, 0, &g);
+	sb_slab_geometry(sb_slab_stride_for(size), 0, &g);
 	sb_class_info[cls].size = g.size;
-	sb_class_info[cls].span = (uint32_t)g.objs_per_slab * g.size;
+	/* SBMALLOC_CHECK: span 0 sends every free and realloc to the slow
+	 * paths, where red zones and tracks are checked. */
+	sb_class_info[cls].span = sb_config.check ? 0 : (uint32_t)g.objs_per_slab * g.size;
 	sb_class_info[cls].recip = g.recip;
 	sb_class_info[cls].keep_min = g.size / 2;
 	class_align[cls] = g.align;
+	class_size[cls] = (uint32_t)size;
 }
 
 void sb_sizeclass_init(void)
@@ -66,6 +71,12 @@ void sb_sizeclass_count_reallocs(void)
 
 	for (i = 0; i < SB_NR_CLASSES; i++)
 		sb_class_info[i].keep_min = UINT32_MAX;
+}
+
+uint32_t sb_class_size(unsigned cls)
+{
+	SB_ASSERT(cls < SB_NR_CLASSES);
+	return class_size[cls];
 }
 
 uint32_t sb_class_align(unsigned cls)

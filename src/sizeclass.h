@@ -45,10 +45,8 @@ static inline unsigned sb_size_class(size_t size)
 	return sb_class_lookup[(size + 15) >> 4];
 }
 
-static inline uint32_t sb_class_size(unsigned cls)
-{
-	return sb_class_info[cls].size;
-}
+/* The size of class cls: what its objects hold (without a red zone). */
+uint32_t sb_class_size(unsigned cls);
 
 /* The alignment every object of class cls has. */
 uint32_t sb_class_align(unsigned cls);

@@ -25,11 +25,22 @@
  * object aligned to the largest power of two dividing the object size
  * (capped at a page), which aligned allocation relies on.
  *
- * SBMALLOC_CHECK=1 poisons: a new slab and every freed object are filled
- * with SB_POISON, and allocation verifies that a free object still holds
- * it, so a write after free is reported (at the next allocation of that
- * object) instead of silently corrupting the heap.  Off, it costs one
- * predictable branch.
+ * SBMALLOC_CHECK=1 is the kernel's slab_debug, for caches created in that
+ * mode (all of them when it is set at start-up):
+ *   poison    a new slab and every freed object are filled with SB_POISON,
+ *             and allocation verifies that a free object still holds it,
+ *             so a write after free is reported (at the next allocation of
+ *             that object) instead of silently corrupting the heap;
+ *   red zone  every object is followed by at least SB_SLAB_REDZONE bytes;
+ *             an object handed out for n bytes has [n, stride) filled with
+ *             SB_RED and checked when it comes back (sb_slab_debug_*), and
+ *             malloc_usable_size() says n;
+ *   tracks    per object, out of band (one struct sb_track, 160 bytes, in
+ *             a mapping of the slab's own): the size asked for, whether it
+ *             is live, the stacks of its last allocation and free, printed
+ *             in every report about it (double free, free of a slot never
+ *             handed out, red zone, write after free).
+ * Off, all of it costs one predictable branch per slab operation.
  *
  * Lock: one mutex per cache protects its lists, slabs and counters.  The
  * buddy and metadata allocators are called with it held, except while a
@@ -43,13 +54,24 @@
 #include "config.h"
 #include "key.h"
 #include "meta.h"
+#include "os.h"
 #include "reclaim.h"
 #include "report.h"
 
 #include <string.h>
 
 #define SB_POISON 0xdf
+#define SB_RED 0xbb
 #define SLAB_MIN_OBJS 8
+
+enum sb_track_state { SB_TRACK_NEVER, SB_TRACK_LIVE, SB_TRACK_FREED };
+
+/* SBMALLOC_CHECK: what is known of one object (slab.c's top comment). */
+struct sb_track {
+	uint32_t requested;		/* bytes asked for when last handed out */
+	uint32_t state;			/* enum sb_track_state, exchanged atomically */
+	struct sb_stack alloc, free;
+};
 
 /* ---- Geometry ---------------------------------------------------------- */
 
@@ -106,16 +128,23 @@ void sb_slab_geometry(size_t size, size_t align, struct sb_slab_geometry *g)
 	g->colour_count = (uint16_t)((slab_bytes - n * size) / g->colour_step + 1);
 }
 
+size_t sb_slab_stride_for(size_t size)
+{
+	return sb_config.check ? size + SB_SLAB_REDZONE : size;
+}
+
 void sb_slab_cache_init(struct sb_slab_cache *c, const char *name, size_t size, size_t align,
 			unsigned bin)
 {
 	struct sb_slab_geometry g;
 
-	sb_slab_geometry(size, align, &g);
+	sb_slab_geometry(sb_slab_stride_for(size), align, &g);
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
 	strncpy(c->name, name, SB_CACHE_NAME_MAX - 1);
 	c->size = g.size;
+	c->obj_size = sb_config.check ? (uint32_t)size : g.size;
+	c->redzone = c->size - c->obj_size;
 	c->align = g.align;
 	c->recip = g.recip;
 	c->objs_per_slab = g.objs_per_slab;
@@ -171,6 +200,133 @@ static void slab_list_move(struct sb_slab_cache *c, struct sb_slab *s, enum sb_s
 	slab_list_add(c, s, l);
 }
 
+/* The index of p in s, or false if no object of s starts at p. */
+static inline bool index_of(const struct sb_slab *s, const void *p, uint32_t *idx)
+{
+	const struct sb_slab_cache *c = s->cache;
+
+	return sb_object_index((uintptr_t)p - (uintptr_t)s->objs, c->size, c->recip,
+			       (uint32_t)c->objs_per_slab * c->size, idx);
+}
+
+/* ---- SBMALLOC_CHECK: tracks and red zones ----------------------------- */
+
+static void write_num(const char *before, uint64_t v, const char *after)
+{
+	char num[24];
+
+	sb_fmt_u64(num, sizeof(num), v);
+	sb_write_str(2, before);
+	sb_write_str(2, num);
+	sb_write_str(2, after);
+}
+
+/* The rest of a report about object idx of s at p: what it is, the
+ * detail (what_at, at), and its stacks, then the current one. */
+static SB_COLD void report_object(const struct sb_slab_cache *c, const struct sb_slab *s,
+				  uint32_t idx, const void *p, const char *what_at, size_t at)
+{
+	const struct sb_track *t = s->tracks != NULL ? &s->tracks[idx] : NULL;
+	struct sb_stack now;
+	char hex[24];
+
+	sb_fmt_hex(hex, sizeof(hex), (uintptr_t)p);
+	sb_write_str(2, "sbmalloc:   object ");
+	sb_write_str(2, hex);
+	if (t != NULL && t->state != SB_TRACK_NEVER)
+		write_num(" of ", t->requested, " bytes");
+	sb_write_str(2, " in cache ");
+	sb_write_str(2, c->name);
+	write_num(" (slot of ", c->size, " bytes)");
+	if (what_at != NULL) {
+		sb_write_str(2, ", ");
+		write_num(what_at, at, "");
+	}
+	sb_write_str(2, "\n");
+	if (t != NULL) {
+		sb_stack_print("allocated", &t->alloc);
+		sb_stack_print("freed", &t->free);
+	}
+	sb_stack_capture(&now);
+	sb_stack_print("this call, made", &now);
+}
+
+/* The tracked object at p: its cache, slab, index and track; false if p is
+ * not an object of a slab with tracks. */
+static bool tracked(void *p, struct sb_slab **sp, uint32_t *idx, struct sb_track **tp)
+{
+	struct sb_page *pg = sb_page_of(p);
+	struct sb_slab *s;
+
+	if (pg == NULL || sb_page_state(pg) != SB_PAGE_SLAB)
+		return false;
+	s = sb_page_slab(pg);
+	if (s->tracks == NULL || !index_of(s, p, idx))
+		return false;
+	*sp = s;
+	*tp = &s->tracks[*idx];
+	return true;
+}
+
+void sb_slab_debug_alloc(void *p, size_t requested, const char *func)
+{
+	struct sb_track *t;
+	struct sb_slab *s;
+	uint32_t idx;
+
+	if (!tracked(p, &s, &idx, &t))
+		return;
+	if (requested > s->cache->obj_size)
+		requested = s->cache->obj_size;
+	t->requested = (uint32_t)requested;
+	sb_stack_capture(&t->alloc);
+	sb_stack_clear(&t->free);
+	memset((char *)p + requested, SB_RED, s->cache->size - requested);
+	if (__atomic_exchange_n(&t->state, SB_TRACK_LIVE, __ATOMIC_ACQ_REL) == SB_TRACK_LIVE) {
+		sb_report_pointer(func, "object handed out twice", p);
+		report_object(s->cache, s, idx, p, NULL, 0);
+		sb_abort();
+	}
+}
+
+void sb_slab_debug_free(void *p, const char *func)
+{
+	const unsigned char *red;
+	struct sb_track *t;
+	struct sb_slab *s;
+	uint32_t idx, state;
+	size_t i, end;
+
+	if (!tracked(p, &s, &idx, &t))
+		return;
+	state = __atomic_exchange_n(&t->state, SB_TRACK_FREED, __ATOMIC_ACQ_REL);
+	if (state != SB_TRACK_LIVE) {
+		sb_report_pointer(func, state == SB_TRACK_FREED ? "double free" : "invalid pointer", p);
+		report_object(s->cache, s, idx, p, NULL, 0);
+		sb_abort();
+	}
+	red = (const unsigned char *)p;
+	end = s->cache->size;
+	for (i = t->requested; i < end; i++)
+		if (red[i] != SB_RED) {
+			sb_report_pointer(func, "red zone overwritten", p);
+			report_object(s->cache, s, idx, p, "first damaged byte at offset ", i);
+			sb_abort();
+		}
+	sb_stack_capture(&t->free);
+}
+
+size_t sb_slab_debug_usable(const void *p)
+{
+	struct sb_track *t;
+	struct sb_slab *s;
+	uint32_t idx;
+
+	if (!tracked((void *)p, &s, &idx, &t))
+		return SIZE_MAX;
+	return t->requested;
+}
+
 /* ---- Slabs ------------------------------------------------------------- */
 
 static bool slab_valid(const struct sb_slab_cache *c, const struct sb_slab *s);
@@ -210,6 +366,8 @@ static struct sb_slab *slab_create(struct sb_slab_cache *c)
 		s->free_bits[i] = ~(uint64_t)0;
 	if (n % 64)
 		s->free_bits[n / 64] = ((uint64_t)1 << (n % 64)) - 1;
+	if (c->redzone != 0)
+		s->tracks = sb_os_map(sb_align_up((size_t)n * sizeof(struct sb_track), SB_PAGE_SIZE));
 	s->poisoned = sb_config.check && c->ctor == NULL;
 	if (sb_unlikely(s->poisoned))
 		memset(mem, SB_POISON, (size_t)c->pages_per_slab << SB_PAGE_SHIFT);
@@ -236,18 +394,24 @@ static void slab_destroy(struct sb_slab_cache *c, struct sb_slab *s)
 		for (i = 0; i < c->objs_per_slab; i++)
 			c->dtor(s->objs + (size_t)i * c->size, c->ctor_arg);
 	sb_buddy_free_slab(s->mem);
+	if (s->tracks != NULL)
+		sb_os_unmap(s->tracks,
+			    sb_align_up((size_t)c->objs_per_slab * sizeof(struct sb_track), SB_PAGE_SIZE));
 	sb_meta_free(s, sizeof(*s));
 	sb_write_once(c->slabs_destroyed, c->slabs_destroyed + 1);
 }
 
-static SB_COLD void poison_verify(struct sb_slab_cache *c, const unsigned char *p, const char *func)
+static SB_COLD void poison_verify(struct sb_slab_cache *c, struct sb_slab *s, uint32_t idx,
+				  const unsigned char *p, const char *func)
 {
 	size_t i;
 
 	for (i = 0; i < c->size; i++)
 		if (p[i] != SB_POISON) {
 			pthread_mutex_unlock(&c->lock);
-			sb_fatal_pointer(func, "write after free to object", p);
+			sb_report_pointer(func, "write after free to object", p);
+			report_object(c, s, idx, p, "first byte written after free at offset ", i);
+			sb_abort();
 		}
 }
 
@@ -279,7 +443,7 @@ static unsigned slab_take(struct sb_slab_cache *c, struct sb_slab *s, void **out
 		s->free_bits[w] &= s->free_bits[w] - 1;
 		out[got] = s->objs + (size_t)(w * 64 + b) * c->size;
 		if (sb_unlikely(s->poisoned))
-			poison_verify(c, out[got], func);
+			poison_verify(c, s, w * 64 + b, out[got], func);
 		got++;
 		s->nfree--;
 	}
@@ -302,15 +466,6 @@ unsigned sb_slab_alloc_batch(struct sb_slab_cache *c, void **out, unsigned n, co
 		got += slab_take(c, s, out + got, n - got, func);
 	pthread_mutex_unlock(&c->lock);
 	return got;
-}
-
-/* The index of p in s, or false if no object of s starts at p. */
-static inline bool index_of(const struct sb_slab *s, const void *p, uint32_t *idx)
-{
-	const struct sb_slab_cache *c = s->cache;
-
-	return sb_object_index((uintptr_t)p - (uintptr_t)s->objs, c->size, c->recip,
-			       (uint32_t)c->objs_per_slab * c->size, idx);
 }
 
 bool sb_slab_is_object(const struct sb_slab *s, const void *p)

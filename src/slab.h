@@ -11,6 +11,7 @@
 #define SB_SLAB_H
 
 #include "common.h"
+#include "stack.h"
 
 #include <pthread.h>
 
@@ -23,7 +24,11 @@
 
 enum sb_slab_list { SB_SLAB_PARTIAL, SB_SLAB_FULL, SB_SLAB_EMPTY, SB_NR_SLAB_LISTS };
 
+/* SBMALLOC_CHECK: bytes of red zone after every object (slab.c's top comment). */
+#define SB_SLAB_REDZONE 16
+
 struct sb_slab_cache;
+struct sb_track;
 
 /* Out of band: one per slab. */
 struct sb_slab {
@@ -39,6 +44,7 @@ struct sb_slab {
 	uint64_t free_bits[SB_SLAB_WORDS];	/* bit set: object in the slab */
 	uint64_t live_bits[SB_SLAB_WORDS];	/* caches with a constructor: bit set:
 						 * object handed out (cache.c) */
+	struct sb_track *tracks;	/* SBMALLOC_CHECK: one per object, else NULL */
 };
 
 struct sb_slab_list_head {
@@ -62,7 +68,9 @@ struct sb_slab_geometry {
 struct sb_slab_cache {
 	pthread_mutex_t lock;		/* everything below but the constants */
 	char name[SB_CACHE_NAME_MAX];
-	uint32_t size, align, recip;	/* the geometry, flat */
+	uint32_t size, align, recip;	/* the geometry, flat; size is the stride */
+	uint32_t obj_size;		/* usable bytes: size less the red zone */
+	uint32_t redzone;		/* SBMALLOC_CHECK: SB_SLAB_REDZONE, else 0 */
 	uint16_t objs_per_slab, pages_per_slab;
 	uint32_t colour_step;
 	uint16_t colour_count, colour_next;
@@ -103,10 +111,14 @@ static inline struct sb_slab_cache *sb_slab_cache_of(const struct sb_slab *s)
 	return s->cache;
 }
 
+/* Usable bytes of each object of c. */
 static inline uint32_t sb_slab_size(const struct sb_slab_cache *c)
 {
-	return c->size;
+	return c->obj_size;
 }
+
+/* The stride of objects of size bytes: with a red zone under SBMALLOC_CHECK. */
+size_t sb_slab_stride_for(size_t size);
 
 /* The geometry of objects of size bytes (a multiple of 16) aligned to align. */
 void sb_slab_geometry(size_t size, size_t align, struct sb_slab_geometry *g);
@@ -167,6 +179,20 @@ struct sb_slab_counters {
 };
 /* locked false: read racily (signal-time dump), kept consistent. */
 void sb_slab_counters(struct sb_slab_cache *c, struct sb_slab_counters *out, bool locked);
+
+/*
+ * SBMALLOC_CHECK (the kernel's slab_debug), for objects of caches created
+ * in that mode, at the API boundary: an object handed out for `requested`
+ * bytes gets its allocation stack recorded, its poison checked and its red
+ * zone [requested, stride) filled; an object coming back is checked for a
+ * double free, a never handed out slot and a damaged red zone, each
+ * reported with the object's stacks, and gets its free stack recorded.
+ * Both do nothing for objects of other caches.  func names the caller.
+ */
+void sb_slab_debug_alloc(void *p, size_t requested, const char *func);
+void sb_slab_debug_free(void *p, const char *func);
+/* The size p (an object of a tracked slab) was handed out for, or SIZE_MAX. */
+size_t sb_slab_debug_usable(const void *p);
 
 /* Fork: c's lock (fork.c). */
 void sb_slab_lock(struct sb_slab_cache *c);

@@ -39,6 +39,7 @@
 #include "config.h"
 #include "counters.h"
 #include "depot.h"
+#include "guard.h"
 #include "huge.h"
 #include "os.h"
 #include "region.h"
@@ -63,6 +64,7 @@ void sb_heap_usage(struct sb_heap_usage *u)
 	struct sb_region_counters rc;
 	struct sb_huge_counters hc;
 	struct sb_tc_counters tcc;
+	struct sb_guard_counters gc;
 	struct sb_cache *c;
 	size_t i, n, slab_pages = 0, slab_obj_bytes = 0, slab_free_bytes = 0, depot_bytes = 0;
 	size_t buddy_used = 0, buddy_free = 0, dirty = 0;
@@ -91,10 +93,11 @@ void sb_heap_usage(struct sb_heap_usage *u)
 		dirty += zc.dirty_pages;
 	}
 	sb_tc_counters(&tcc);
+	sb_guard_counters(&gc);
 	u->mapped = rc.region_bytes + hc.bytes;
 	u->huge_count = hc.count;
 	u->huge_bytes = hc.bytes;
-	u->in_use = slab_obj_bytes + hc.bytes +
+	u->in_use = slab_obj_bytes + hc.bytes + gc.live_bytes +
 		    ((buddy_used > slab_pages ? buddy_used - slab_pages : 0) << SB_PAGE_SHIFT);
 	u->cached = tcc.obj_bytes + tcc.page_bytes + depot_bytes;
 	u->in_use = u->in_use > u->cached ? u->in_use - u->cached : 0;
@@ -290,6 +293,7 @@ void sb_stats_dump(int fd, bool locked)
 	struct out o = { .fd = fd, .len = 0 };
 	struct sb_region_counters rc;
 	struct sb_huge_counters hc;
+	struct sb_guard_counters gc;
 	uint64_t n[SB_NR_EVENTS], slab_bytes, res, free_bytes, huge_backed, exchanges;
 	uint64_t mallocs, frees, mag_ops, reallocs;
 	long live_bytes, live_peak;
@@ -330,6 +334,11 @@ void sb_stats_dump(int fd, bool locked)
 	kv(&o, "thp_regions", rc.thp_regions);
 	kv(&o, "huge_blocks", hc.count);
 	kv(&o, "huge_blocks_bytes", hc.bytes);
+	sb_guard_counters(&gc);
+	kv(&o, "guard_slots", gc.slots);
+	kv(&o, "guard_live", gc.live);
+	kv(&o, "guard_allocations", gc.sampled);
+	kv(&o, "guard_reports", gc.reports);
 	mallocs = n[SB_EV_MALLOC_MAG] + n[SB_EV_MALLOC_DEPOT] + n[SB_EV_MALLOC_SLAB] +
 		  n[SB_EV_MALLOC_PAGES] + n[SB_EV_MALLOC_BUDDY] + n[SB_EV_MALLOC_HUGE];
 	frees = n[SB_EV_FREE_MAG] + n[SB_EV_FREE_DEPOT] + n[SB_EV_FREE_SLAB] +

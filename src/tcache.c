@@ -31,14 +31,14 @@
  * Lock: tc_lock protects the list of thread caches (statistics, draining,
  * fork); a thread's own cache is touched only by that thread, except by
  * sb_tc_drain(), whose caller guarantees nobody uses that bin.  In a forked
- * child only the forking thread exists: its cache stays, the others are
- * dropped from the list (their objects are lost to the child, which is
- * safe).  Lock order: fork.c.
+ * child only the forking thread exists; the other threads' caches stay on
+ * the list, owned by nobody (sb_tc_fork_child).  Lock order: fork.c.
  */
 #include "tcache.h"
 #include "config.h"
 #include "counters.h"
 #include "depot.h"
+#include "guard.h"
 #include "key.h"
 #include "meta.h"
 #include "slab.h"
@@ -126,14 +126,16 @@ static SB_NOINLINE struct sb_tcache *tc_get(void)
 		return tc;
 	if (tc->state == SB_TC_COUNTED)
 		return tc->real;
-	if (tc->state == SB_TC_DEAD || sb_config.check)
-		return NULL;	/* SBMALLOC_CHECK: every object goes through its slab */
+	if (tc->state == SB_TC_DEAD || sb_config.check || sb_config.guard_rate == 1)
+		return NULL;	/* SBMALLOC_CHECK, SBMALLOC_GUARD=1: every object goes
+				 * through the slow paths */
 	tc = sb_meta_alloc(sizeof(*tc));
 	if (tc == NULL)
 		return NULL;
 	point_at_sentinel(tc);
 	tc->state = SB_TC_LIVE;
 	sb_tc = tc;		/* before anything below can call malloc */
+	sb_guard_thread_start();
 	if (sb_counting)
 		add_face(tc);
 	pthread_mutex_lock(&tc_lock);
@@ -204,6 +206,7 @@ void *sb_tc_alloc_slow(unsigned bin, const char *func)
 		m = b->loaded;
 		b->loaded = b->prev;
 		b->prev = m;
+		sb_guard_note(sb_mag_rounds(b->loaded));
 		sb_mag_pop(b->loaded, &p);
 		sb_count(SB_EV_MALLOC_MAG, 1);
 		return p;
@@ -213,6 +216,7 @@ void *sb_tc_alloc_slow(unsigned bin, const char *func)
 	if (full != NULL) {
 		b->prev = b->loaded;	/* empty, or the sentinel */
 		b->loaded = full;
+		sb_guard_note(sb_mag_rounds(full));
 		sb_mag_pop(full, &p);
 		sb_count(SB_EV_MALLOC_DEPOT, 1);
 		return p;
@@ -226,12 +230,14 @@ void *sb_tc_alloc_slow(unsigned bin, const char *func)
 	m = b->loaded;
 	if (sb_mag_fill(m, c, refill_count(c, m), func) == 0)
 		return NULL;
+	sb_guard_note(sb_mag_rounds(m));
 	sb_mag_pop(m, &p);
 	sb_count(SB_EV_MALLOC_SLAB, 1);
 	return p;
 direct:
 	if (sb_slab_alloc_batch(c, &p, 1, func) == 0)
 		return NULL;
+	sb_guard_note(1);
 	sb_count(SB_EV_MALLOC_SLAB, 1);
 	return p;
 }
@@ -440,16 +446,13 @@ void sb_tc_fork_parent(void)
 	pthread_mutex_unlock(&tc_lock);
 }
 
+/*
+ * The other threads' caches stay on the list in the child, owned by no
+ * thread: what they hold is still free memory, which the free key's check
+ * must find (a pointer another thread freed before the fork, freed again
+ * in the child, is a double free) and sb_cache_destroy can drain.
+ */
 void sb_tc_fork_child(void)
 {
-	struct sb_tcache *tc = sb_tc;
-
-	if (tc->state == SB_TC_COUNTED)
-		tc = tc->real;
-	tc_list = NULL;
-	if (tc->state == SB_TC_LIVE) {
-		tc->next = tc->prev = NULL;
-		tc_list = tc;
-	}
 	pthread_mutex_unlock(&tc_lock);
 }

@@ -25,8 +25,8 @@ import subprocess
 import sys
 
 # Bottom to top.  Each name is a module: NAME.h and NAME.c.
-LAYERS = ['common', 'report', 'config', 'key', 'os', 'meta', 'counters', 'registry', 'region',
-          'huge', 'buddy', 'pcp', 'slab', 'sizeclass', 'magazine', 'depot', 'tcache',
+LAYERS = ['common', 'report', 'stack', 'config', 'key', 'os', 'meta', 'counters', 'registry', 'region',
+          'huge', 'guard', 'buddy', 'pcp', 'slab', 'sizeclass', 'magazine', 'depot', 'tcache',
           'cache', 'stats', 'malloc']
 # May call any layer, and be called from any layer.
 ORCHESTRATION = ['reclaim', 'fork', 'init']
