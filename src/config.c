@@ -121,7 +121,8 @@ void sb_config_init(void)
 	v = env("SBMALLOC_STATS_SIGNAL");
 	sb_config.stats_signal = v != NULL ? parse_signal(v) : 0;
 	v = env("SBMALLOC_GUARD");
-	if (v == NULL || !parse_size(v, &sb_config.guard_rate))
+	sb_config.guard_default = v == NULL || !parse_size(v, &sb_config.guard_rate);
+	if (sb_config.guard_default)
 		sb_config.guard_rate = SB_GUARD_DEFAULT_RATE;
 }
 

@@ -32,10 +32,13 @@ struct sb_config {
 	const char *stats_path;		/* SBMALLOC_STATS=PATH (%p: pid); NULL: stderr */
 	int stats_signal;		/* SBMALLOC_STATS_SIGNAL, 0: none */
 	size_t guard_rate;		/* SBMALLOC_GUARD: one allocation in N guarded, 0: off */
+	bool guard_default;		/* SBMALLOC_GUARD unset: also at most one a tick */
 };
 
-/* One allocation in this many gets a guarded slot unless SBMALLOC_GUARD says. */
-#define SB_GUARD_DEFAULT_RATE 8192
+/* Unless SBMALLOC_GUARD says: one allocation in this many gets a guarded
+ * slot, and at most one every SB_GUARD_TICK_MS milliseconds (guard.c). */
+#define SB_GUARD_DEFAULT_RATE 16384
+#define SB_GUARD_TICK_MS 10
 
 extern struct sb_config sb_config;
 

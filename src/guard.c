@@ -22,8 +22,15 @@
  * Sampling costs the fast paths nothing: the thread caches count the
  * objects they bring into a thread (sb_guard_note), and the first
  * allocation that reaches the slow path once a thread's countdown has run
- * out is guarded.  SBMALLOC_GUARD=1 turns magazines off (tcache.c), so that
- * every allocation is guarded while slots last: deterministic, for tests.
+ * out is guarded.  By default (SBMALLOC_GUARD unset) that is one in
+ * SB_GUARD_DEFAULT_RATE, and no more than one every SB_GUARD_TICK_MS in the
+ * whole process, as KFENCE samples once per interval: a guarded allocation
+ * costs three system calls (mprotect to open the page, mprotect and
+ * madvise to close and empty it when freed) and two stack captures, so an
+ * allocation-heavy program must not meet one in every few thousand calls.
+ * SBMALLOC_GUARD=N samples one in N, without the time limit;
+ * SBMALLOC_GUARD=1 also turns magazines off (tcache.c), so that every
+ * allocation is guarded while slots last: deterministic, for tests.
  *
  * Lock: guard_lock protects the slots and the FIFO; the signal handler
  * reads the slots without it (it reports and stops).  Lock order: fork.c.
@@ -38,6 +45,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 
 #define SLOTS 255
 #define PATTERN 0xaa
@@ -59,6 +67,8 @@ static struct slot *slots;
 static uint32_t fifo[SLOTS], fifo_head, fifo_count;
 static bool place_right = true;
 static size_t rate;			/* 0: off */
+static bool ticked;			/* at most one sample per SB_GUARD_TICK_MS */
+static uint64_t last_sample_ms;		/* atomic */
 static size_t live, live_bytes;
 static uint64_t sampled, reports;
 static struct sigaction old_segv;
@@ -78,6 +88,7 @@ void sb_guard_init(void)
 	uint32_t i;
 
 	rate = sb_config.guard_rate;
+	ticked = sb_config.guard_default;
 	if (rate == 0 || sb_guard_base != NULL)
 		return;
 	slots = sb_os_map(sb_align_up(sizeof(struct slot) * SLOTS, SB_PAGE_SIZE));
@@ -125,6 +136,19 @@ static struct slot *slot_of(const void *p, uint32_t *index)
 	return &slots[page / 2];
 }
 
+/* A tick has passed since the last sample: this thread takes the next. */
+static bool tick_passed(void)
+{
+	struct timespec ts;
+	uint64_t now, last = __atomic_load_n(&last_sample_ms, __ATOMIC_RELAXED);
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return now - last >= SB_GUARD_TICK_MS &&
+	       __atomic_compare_exchange_n(&last_sample_ms, &last, now, false, __ATOMIC_RELAXED,
+					   __ATOMIC_RELAXED);
+}
+
 void *sb_guard_alloc(size_t size)
 {
 	struct slot *s;
@@ -133,7 +157,7 @@ void *sb_guard_alloc(size_t size)
 
 	/* This allocation is the one in `rate`. */
 	sb_guard_countdown = rate != 0 ? (long)rate - 1 : LONG_MAX;
-	if (sb_guard_base == NULL || size > SB_GUARD_MAX_SIZE)
+	if (sb_guard_base == NULL || size > SB_GUARD_MAX_SIZE || (ticked && !tick_passed()))
 		return NULL;
 	pthread_mutex_lock(&guard_lock);
 	if (fifo_count == 0) {
@@ -257,6 +281,7 @@ void sb_guard_free(void *p, const char *func)
 	}
 	sb_stack_capture(&s->free);
 	sb_os_protect(data_page(i), SB_PAGE_SIZE, false);
+	sb_os_purge(data_page(i), SB_PAGE_SIZE);
 	sb_write_once(s->state, SLOT_FREE);
 	sb_write_once(live, live - 1);
 	sb_write_once(live_bytes, live_bytes - s->size);

@@ -12,7 +12,7 @@ import time
 from . import SRCDIR, note
 from .cases import CASE_BY_NAME, CASES, Context
 from .chart import draw_chart
-from .columns import KNOWN, Column, find_columns
+from .columns import KNOWN, Column, find_columns, parse_column
 from .measure import Result
 from .meta import make_meta
 from .report import render, write_doc
@@ -34,6 +34,11 @@ def parse_args(argv, doc):
                    % ','.join(c.name for c in CASES))
     p.add_argument('--allocators', help='comma-separated columns to run '
                    '(glibc,jemalloc,tcmalloc,mimalloc,sbmalloc,sbmalloc-hugetlb,...)')
+    p.add_argument('--column', action='append', default=[], metavar='NAME=LIB[,VAR=VALUE...]',
+                   help='one more column: LIB preloaded (a path, or "sbmalloc" for the '
+                   'library built here) with the variables given, e.g. '
+                   'sbmalloc-before=/tmp/old.so or sbmalloc-noguard=sbmalloc,SBMALLOC_GUARD=0; '
+                   'repeatable')
     p.add_argument('--out', help='Markdown file to write (the generated part)')
     p.add_argument('--chart', help='PNG chart to write (needs gnuplot)')
     p.add_argument('--json', help='raw results to write, as JSON')
@@ -150,6 +155,11 @@ def main(argv, doc):
         elapsed = 0.0
     else:
         cols = find_columns(args.lib, wanted)
+        try:
+            cols += [parse_column(spec, args.lib) for spec in args.column]
+        except ValueError as e:
+            note(str(e))
+            return 2
         if not cols:
             note('no allocator to run')
             return 2

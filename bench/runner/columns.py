@@ -65,5 +65,24 @@ def find_columns(sblib, wanted):
     return cols
 
 
+def parse_column(spec, sblib):
+    """A --column NAME=LIB[,VAR=VALUE...]: LIB is a path, or "sbmalloc"
+    for the library built here."""
+    name, eq, rest = spec.partition('=')
+    parts = rest.split(',')
+    if not eq or not name or not parts[0]:
+        raise ValueError('--column %s: want NAME=LIB[,VAR=VALUE...]' % spec)
+    lib = sblib if parts[0] == 'sbmalloc' else parts[0]
+    if not lib or not os.path.exists(lib):
+        raise ValueError('--column %s: %s does not exist' % (spec, lib))
+    env = {}
+    for kv in parts[1:]:
+        var, eq, value = kv.partition('=')
+        if not eq or not var:
+            raise ValueError('--column %s: %s is not VAR=VALUE' % (spec, kv))
+        env[var] = value
+    return Column(name, lib, env)
+
+
 def main_cols(cols):
     return [c for c in cols if not c.extra]
