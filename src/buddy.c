@@ -430,7 +430,10 @@ bool sb_buddy_resize(void *p, size_t npages)
 	if (npages == 0 || npages > SB_MAX_BLOCK_PAGES)
 		return false;
 	pthread_mutex_lock(&z->lock);
-	SB_ASSERT(z->pages[idx].state == SB_PAGE_BLOCK);
+	if (sb_unlikely(sb_page_classify(&z->pages[idx], p) != SB_PTR_BLOCK)) {
+		pthread_mutex_unlock(&z->lock);	/* freed meanwhile: the caller's bug */
+		return false;
+	}
 	n = z->pages[idx].npages;
 	if (npages > n)
 		ok = grow_in_place(z, idx, n, (uint32_t)npages);

@@ -143,7 +143,8 @@ void *sb_buddy_alloc(size_t npages, size_t align_pages);
 /* Free the block that starts at p; a p whose page is no allocated block's
  * head (a block freed twice) is reported, naming func. */
 void sb_buddy_free(void *p, const char *func);
-/* Grow or shrink the block at p to npages in place; false if it cannot. */
+/* Grow or shrink the block at p to npages in place; false if it cannot
+ * (or p is no longer an allocated block's head). */
 bool sb_buddy_resize(void *p, size_t npages);
 /* Purge every dirty free block to the OS; returns bytes purged. */
 size_t sb_buddy_trim(void);
