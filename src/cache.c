@@ -152,7 +152,7 @@ SB_EXPORT struct sb_cache *sb_cache_create(const char *name, size_t size, size_t
 		errno = ENOMEM;
 		return NULL;
 	}
-	cache_setup(c, name, sb_align_up(size, SB_ALIGNMENT), align ? align : SB_ALIGNMENT, bin);
+	cache_setup(c, name, size, align ? align : SB_ALIGNMENT, bin);
 	sb_slab_cache_set_ctor(&c->slab, ctor, dtor, arg);
 	cache_publish(c);
 	pthread_mutex_unlock(&slot_lock);

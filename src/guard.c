@@ -59,7 +59,9 @@ struct slot {
 	struct sb_stack alloc, free;
 };
 
-__thread long sb_guard_countdown __attribute__((tls_model("initial-exec"))) = LONG_MAX;
+/* LONG_MIN: a thread that has not counted yet (its first slow allocation
+ * starts it, sb_guard_alloc). */
+__thread long sb_guard_countdown __attribute__((tls_model("initial-exec"))) = LONG_MIN;
 char *sb_guard_base, *sb_guard_end;
 
 static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -106,7 +108,7 @@ void sb_guard_init(void)
 		return;
 	sb_guard_end = base + len;
 	__atomic_store_n(&sb_guard_base, base, __ATOMIC_RELEASE);
-	sb_guard_thread_start();
+	sb_guard_countdown = LONG_MIN;	/* this thread counted with guarding off */
 }
 
 void sb_guard_thread_start(void)
@@ -155,6 +157,10 @@ void *sb_guard_alloc(size_t size)
 	uint32_t i;
 	char *page, *obj;
 
+	if (sb_guard_countdown == LONG_MIN && rate != 1) {
+		sb_guard_thread_start();	/* a new thread: its place in the period */
+		return NULL;
+	}
 	/* This allocation is the one in `rate`. */
 	sb_guard_countdown = rate != 0 ? (long)rate - 1 : LONG_MAX;
 	if (sb_guard_base == NULL || size > SB_GUARD_MAX_SIZE || (ticked && !tick_passed()))

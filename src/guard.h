@@ -40,7 +40,8 @@ static inline bool sb_guard_owns(const void *p)
 /* From the library constructor, when SBMALLOC_GUARD allows: the pool and
  * the SIGSEGV handler. */
 void sb_guard_init(void);
-/* A new thread starts counting towards its first sample (tcache.c). */
+/* The calling thread starts counting towards its next sample at a random
+ * point of the period. */
 void sb_guard_thread_start(void);
 /* A guarded object of size bytes (<= SB_GUARD_MAX_SIZE), or NULL when no
  * slot is free (or guarding is off); resets the countdown either way. */

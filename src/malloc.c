@@ -141,8 +141,9 @@ static SB_NOINLINE void *alloc_slow(size_t size, bool lists_tried, const char *f
 
 	sb_ensure_init();
 	if (size <= SB_GUARD_MAX_SIZE && sb_guard_due() &&
-	    (p = sb_guard_alloc(sb_class_size(sb_size_class(size)))) != NULL) {
-		/* sampled: a guarded slot (guard.c), as large as the class */
+	    (p = sb_guard_alloc(sb_config.check ? size : sb_class_size(sb_size_class(size)))) != NULL) {
+		/* sampled: a guarded slot (guard.c), as large as the class (under
+		 * SBMALLOC_CHECK as the size asked for, as every object is then) */
 	} else if (size <= SB_SMALL_MAX) {
 		p = alloc_small(sb_size_class(size), func);
 		if (p == NULL)

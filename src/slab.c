@@ -130,7 +130,18 @@ void sb_slab_geometry(size_t size, size_t align, struct sb_slab_geometry *g)
 
 size_t sb_slab_stride_for(size_t size)
 {
-	return sb_config.check ? size + SB_SLAB_REDZONE : size;
+	size_t natural;
+
+	size = sb_align_up(size ? size : 1, SB_ALIGNMENT);
+	if (!sb_config.check)
+		return size;
+	/* The red zone after the object, and the stride rounded up so that
+	 * objects keep the alignment a slot of their size has without it
+	 * (aligned allocation picks classes by it). */
+	natural = size & (~size + 1);
+	if (natural > SB_PAGE_SIZE)
+		natural = SB_PAGE_SIZE;
+	return sb_align_up(size + SB_SLAB_REDZONE, natural);
 }
 
 void sb_slab_cache_init(struct sb_slab_cache *c, const char *name, size_t size, size_t align,
@@ -143,7 +154,7 @@ void sb_slab_cache_init(struct sb_slab_cache *c, const char *name, size_t size, 
 	pthread_mutex_init(&c->lock, NULL);
 	strncpy(c->name, name, SB_CACHE_NAME_MAX - 1);
 	c->size = g.size;
-	c->obj_size = sb_config.check ? (uint32_t)size : g.size;
+	c->obj_size = sb_config.check ? (uint32_t)(size ? size : 1) : g.size;
 	c->redzone = c->size - c->obj_size;
 	c->align = g.align;
 	c->recip = g.recip;
@@ -299,8 +310,9 @@ void sb_slab_debug_free(void *p, const char *func)
 
 	if (!tracked(p, &s, &idx, &t))
 		return;
-	state = __atomic_exchange_n(&t->state, SB_TRACK_FREED, __ATOMIC_ACQ_REL);
-	if (state != SB_TRACK_LIVE) {
+	state = SB_TRACK_LIVE;
+	if (!__atomic_compare_exchange_n(&t->state, &state, SB_TRACK_FREED, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
 		sb_report_pointer(func, state == SB_TRACK_FREED ? "double free" : "invalid pointer", p);
 		report_object(s->cache, s, idx, p, NULL, 0);
 		sb_abort();

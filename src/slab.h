@@ -117,14 +117,16 @@ static inline uint32_t sb_slab_size(const struct sb_slab_cache *c)
 	return c->obj_size;
 }
 
-/* The stride of objects of size bytes: with a red zone under SBMALLOC_CHECK. */
+/* The stride of objects of size bytes: a multiple of 16; with a red zone
+ * under SBMALLOC_CHECK. */
 size_t sb_slab_stride_for(size_t size);
 
 /* The geometry of objects of size bytes (a multiple of 16) aligned to align. */
 void sb_slab_geometry(size_t size, size_t align, struct sb_slab_geometry *g);
 
-/* Set up c (zeroed or not) for objects of size bytes; pages of its slabs
- * are marked with bin.  A constructor, if any, is set before first use. */
+/* Set up c (zeroed or not) for objects of size bytes (any size: the stride
+ * is rounded up); pages of its slabs are marked with bin.  A constructor,
+ * if any, is set before first use. */
 void sb_slab_cache_init(struct sb_slab_cache *c, const char *name, size_t size, size_t align,
 			unsigned bin);
 void sb_slab_cache_set_ctor(struct sb_slab_cache *c, void (*ctor)(void *, void *),

@@ -135,7 +135,6 @@ static SB_NOINLINE struct sb_tcache *tc_get(void)
 	point_at_sentinel(tc);
 	tc->state = SB_TC_LIVE;
 	sb_tc = tc;		/* before anything below can call malloc */
-	sb_guard_thread_start();
 	if (sb_counting)
 		add_face(tc);
 	pthread_mutex_lock(&tc_lock);
