@@ -170,6 +170,70 @@ static inline void check_obj(const char *what, const void *p, size_t n, uint64_t
 		corrupt(what, p, n, tag);
 }
 
+/*
+ * Page blocks (tens of KiB to tens of MiB): filling every byte would make a
+ * workload a memset benchmark, so touch_pages() writes one word in every
+ * 4 KiB page instead (the tag mixed with the page's index), and the last
+ * word: every page is really touched and counts in RSS, and a block the
+ * allocator gave back to the kernel costs its page faults again.
+ * verify_pages() checks the first and the last page and `sample` pages
+ * chosen from the tag (all of them when the block has fewer).  n >= 16.
+ */
+#define TOUCH_PAGE 4096
+
+static inline uint64_t page_word(uint64_t tag, size_t page)
+{
+	return tag ^ ((uint64_t)page * 0x9e3779b97f4a7c15ULL);
+}
+
+static inline void touch_pages(void *p, size_t n, uint64_t tag)
+{
+	char *c = p;
+	size_t pages = (n + TOUCH_PAGE - 1) / TOUCH_PAGE, i;
+	uint64_t w;
+
+	for (i = 0; i < pages && i * TOUCH_PAGE + 8 <= n; i++) {
+		w = page_word(tag, i);
+		memcpy(c + i * TOUCH_PAGE, &w, sizeof w);
+	}
+	w = ~tag;
+	memcpy(c + n - 8, &w, sizeof w);
+}
+
+static inline int verify_pages(const void *p, size_t n, uint64_t tag, unsigned sample)
+{
+	const char *c = p;
+	size_t full = (n - 8) / TOUCH_PAGE + 1;	/* pages touch_pages() wrote */
+	uint64_t w, s = tag;
+	unsigned k;
+
+	memcpy(&w, c + n - 8, sizeof w);
+	if (w != ~tag)
+		return 0;
+	for (k = 0; k < sample + 2 && k < full; k++) {
+		size_t i;
+
+		if (full <= sample + 2)
+			i = k;
+		else if (k < 2)
+			i = k ? full - 1 : 0;
+		else
+			i = (size_t)((s = splitmix64(s)) % full);
+		memcpy(&w, c + i * TOUCH_PAGE, sizeof w);
+		/* The last word may have overwritten a page word at the end. */
+		if (w != page_word(tag, i) && i * TOUCH_PAGE + 16 <= n)
+			return 0;
+	}
+	return 1;
+}
+
+static inline void check_pages(const char *what, const void *p, size_t n, uint64_t tag,
+			       unsigned sample)
+{
+	if (!verify_pages(p, n, tag, sample))
+		corrupt(what, p, n, tag);
+}
+
 /* ---- arguments, time, memory -------------------------------------------------- */
 
 /* argv[i] as a positive long, or dflt when absent. */
