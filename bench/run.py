@@ -10,11 +10,14 @@ mimalloc, on allocator benchmarks and real programs.
 
 Every case runs under every allocator that is installed (glibc = nothing
 preloaded; the others through LD_PRELOAD; a missing one is skipped with a
-message), interleaved: for each repetition the allocators take turns
-(A B C D E A B C D E ...).  For each run the wall time (time.monotonic
-around the child) and the peak RSS of the child (ru_maxrss from wait4,
-which includes the child's own waited-for children, e.g. gcc's cc1) are
-recorded.  Every program is started through bench/workloads/spawn, a small
+message), and under the current builds of mimalloc 3 and 2.4 and snmalloc
+in ../shared/peers beside the source tree when their files are there
+(columns mimalloc3, mimalloc2.4, snmalloc; $SBMALLOC_PEERS names another
+folder; missing files are skipped with one message), interleaved: for
+each repetition the allocators take turns (A B C D E A B C D E ...).
+For each run the wall time (time.monotonic around the child) and the peak
+RSS of the child (ru_maxrss from wait4, which includes the child's own
+waited-for children, e.g. gcc's cc1) are recorded.  Every program is started through bench/workloads/spawn, a small
 launcher that does the wait4: a child forked straight from this python
 process would inherit its 20-odd MiB into ru_maxrss (see spawn.c).
 redis is measured by requests/s of redis-benchmark against a
@@ -33,9 +36,9 @@ skipped unless enough pages are already free.  --smoke never touches the
 pool.
 
 Modes: the default (full) is what `make bench` runs: every case at full
-scale, 5 repetitions (3 for chase and gcc), about 9 minutes on 2 cores.
+scale, 5 repetitions (3 for chase and gcc), about 20 minutes on 2 cores.
 --quick is `make bench-quick`: fewer cases, small scales, 3 repetitions,
-about a minute.  --smoke runs every case once at tiny scale (seconds) and
+about 2 minutes.  --smoke runs every case once at tiny scale (seconds) and
 checks only that every case ran under every allocator and the tables came
 out; tests/system/bench_smoke.sh runs it.  Nothing is judged on speed.
 

@@ -80,6 +80,25 @@ CASES = [
          'thp and 4k backings',
          {'full': ['1024'], 'quick': ['64'], 'smoke': ['8']},
          max_reps={'full': 3}, extra=True),
+    Case('large', 'workload',
+         'mimalloc-bench malloc-large: one of 8 buffers of 5-25 MiB replaced at '
+         'random, every page written (400 buffers full)',
+         {'full': ['40'], 'quick': ['4'], 'smoke': ['1', '2']}),
+    Case('mthread', 'workload',
+         'glibc bench-malloc-thread: 2 threads, each frees a random one of its '
+         '1024 slots and mallocs 4 B-32 KiB (inverse-square sizes) into it '
+         '(20 million times each full)',
+         {'full': ['200', '2'], 'quick': ['20', '2'], 'smoke': ['1', '2']}),
+    Case('remote', 'workload',
+         'remote frees: 2 threads in a ring, each allocates batches of 256 '
+         'objects (16-1024 B, 1 in 16 a page block of 16-256 KiB) for the next '
+         'to verify and free (2000 batches each full)',
+         {'full': ['20', '2'], 'quick': ['2', '2'], 'smoke': ['1', '2', '64']}),
+    Case('pageblock', 'workload',
+         'page blocks: 2 threads each replace random ones of 8 blocks of '
+         '16 KiB-1 MiB, every page written (30,000 times each full)',
+         {'full': ['30', '2'], 'quick': ['5', '2'], 'smoke': ['1', '2', '4']},
+         in_quick=False),
     Case('python', 'real',
          'python3 bench/real/pydicts.py: builds and drops dicts, lists, sets '
          'and strings of 200,000 entries',

@@ -11,7 +11,8 @@ from .summary import RATIO
 
 # Bar colours: sbmalloc and its variants in reds, the others distinct.
 COLOURS = {'glibc': '#8c8c8c', 'jemalloc': '#1f77b4', 'tcmalloc': '#2ca02c',
-           'mimalloc': '#ff9f1c', 'sbmalloc': '#d62728', 'sbmalloc-hugetlb': '#7a0c0c',
+           'mimalloc': '#ff9f1c', 'mimalloc3': '#b35900', 'mimalloc2.4': '#ffd27f',
+           'snmalloc': '#9467bd', 'sbmalloc': '#d62728', 'sbmalloc-hugetlb': '#7a0c0c',
            'sbmalloc-thp': '#f08080', 'sbmalloc-4k': '#f4c2c2'}
 
 

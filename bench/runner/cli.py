@@ -33,7 +33,8 @@ def parse_args(argv, doc):
     p.add_argument('--only', help='comma-separated cases to run (%s)'
                    % ','.join(c.name for c in CASES))
     p.add_argument('--allocators', help='comma-separated columns to run '
-                   '(glibc,jemalloc,tcmalloc,mimalloc,sbmalloc,sbmalloc-hugetlb,...)')
+                   '(glibc,jemalloc,tcmalloc,mimalloc,mimalloc3,mimalloc2.4,snmalloc,'
+                   'sbmalloc,sbmalloc-hugetlb,...)')
     p.add_argument('--column', action='append', default=[], metavar='NAME=LIB[,VAR=VALUE...]',
                    help='one more column: LIB preloaded (a path, or "sbmalloc" for the '
                    'library built here) with the variables given, e.g. '

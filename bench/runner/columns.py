@@ -1,15 +1,34 @@
 """Allocators: the columns of the tables."""
 
 import dataclasses
+import glob
 import os
 
-from . import LIBDIR, note
+from . import LIBDIR, SRCDIR, note
 
 # sbmalloc's huge-page settings, run as extra columns where a case asks.
 HUGEPAGE_COLUMNS = (('sbmalloc-hugetlb', 'hugetlb'), ('sbmalloc-thp', 'thp'),
                     ('sbmalloc-4k', 'off'))
+# Current releases of the strongest peers, built from upstream into
+# ../shared/peers beside the source tree (see its README.md); a column whose
+# file is missing is skipped.  Name, and the file (a glob: the first match
+# in sorted order, so the snmalloc build of whatever commit is there).
+PEER_COLUMNS = (('mimalloc3', 'libmimalloc-3.4.3.so'), ('mimalloc2.4', 'libmimalloc-2.4.1.so'),
+                ('snmalloc', 'libsnmalloc-*.so'))
 KNOWN = {'glibc', 'jemalloc', 'tcmalloc', 'mimalloc', 'sbmalloc'} | {
-    name for name, _ in HUGEPAGE_COLUMNS}
+    name for name, _ in HUGEPAGE_COLUMNS} | {name for name, _ in PEER_COLUMNS}
+
+
+def peers_dir():
+    """The folder of the peer builds: $SBMALLOC_PEERS, or ../shared/peers
+    beside the source tree."""
+    return os.path.normpath(os.environ.get('SBMALLOC_PEERS')
+                            or os.path.join(SRCDIR, '..', 'shared', 'peers'))
+
+
+def find_peer(pattern):
+    found = sorted(glob.glob(os.path.join(glob.escape(peers_dir()), pattern)))
+    return found[0] if found else None
 
 
 @dataclasses.dataclass(eq=False)
@@ -46,17 +65,26 @@ def find_columns(sblib, wanted):
                                      LIBDIR + '/libtcmalloc.so.4'])),
         ('mimalloc', first_existing([LIBDIR + '/libmimalloc.so.2',
                                      LIBDIR + '/libmimalloc.so'])),
+    ] + [(name, find_peer(pattern)) for name, pattern in PEER_COLUMNS] + [
         ('sbmalloc', sblib if sblib and os.path.exists(sblib) else None),
     ]
+    peers = {name for name, _ in PEER_COLUMNS}
+    missing_peers = []
     cols = []
     for name, path in cands:
         if wanted and name not in wanted:
+            continue
+        if name in peers and path is None:
+            missing_peers.append(name)
             continue
         if name != 'glibc' and path is None:
             note('%s: not installed, skipped' % (name if name != 'sbmalloc'
                                                  else 'sbmalloc (%s missing: build first)' % sblib))
             continue
         cols.append(Column(name, path))
+    if missing_peers:
+        # One note for all of them: the folder is optional.
+        note('%s: not in %s, skipped' % (', '.join(missing_peers), peers_dir()))
     # sbmalloc's huge-page settings: with sbmalloc, or when named.
     sb = cands[-1][1]
     for name, mode in HUGEPAGE_COLUMNS:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 from . import SRCDIR
+from .columns import peers_dir
 from .hugetlb import meminfo
 
 
@@ -102,6 +103,8 @@ def versions(cols, cases, skipped, builddir):
                       or platform.libc_ver()[1]))
         elif c.name == 'sbmalloc':
             v.append(('sbmalloc', sbmalloc_version(builddir)))
+        elif os.path.dirname(c.preload) == peers_dir():
+            v.append((c.name, 'peers/' + os.path.basename(c.preload)))
         else:
             v.append((c.name, package_version(c.preload) or c.preload))
     progs = {'python': [sys.executable, '--version'], 'gcc': ['gcc', '-dumpfullversion'],
