@@ -8,61 +8,213 @@
  * descriptor comes from the metadata allocator; the registry maps every
  * 32 MiB slot of its reservation to it.
  *
- * Lock: huge_lock protects the list of huge blocks, the counters and the
- * registry's huge entries.  Lock order: fork.c.
+ * Freed blocks are kept, as the kernel's vmalloc keeps freed areas for
+ * lazy purging: a free puts the mapping, pages and all, at the head of the
+ * cache, and an allocation takes the cached block whose size is nearest to
+ * the request and whose reservation holds it, shrinking it (the tail's pages
+ * go back to the OS) or growing it in place; so a program that allocates
+ * and frees buffers of a few megabytes in a loop faults each page in once,
+ * not on every round.  The cache holds at most CACHE_BLOCKS blocks and
+ * 4 x SBMALLOC_DIRTY_MAX bytes (the buddy allocator's hard limit on dirty
+ * memory); beyond that the oldest go at once.  A block unused in the cache
+ * for DECAY_MS is unmapped at the next huge allocation or free, and
+ * malloc_trim() unmaps them all: a program that frees a gigabyte sees its
+ * RSS fall.  A cached block stays in the registry, so a free of it is
+ * still a double free; its entries become tombstones when it is unmapped.
+ *
+ * Lock: huge_lock protects the lists of live and cached blocks, the
+ * counters and the registry's huge entries.  System calls are made with it
+ * dropped.  Lock order: fork.c.
  */
 #include "huge.h"
+#include "config.h"
 #include "meta.h"
 #include "os.h"
 #include "registry.h"
 
 #include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#define CACHE_BLOCKS 8
+#define DECAY_MS 1000
+
+enum huge_state { HUGE_LIVE, HUGE_CACHED };
 
 struct sb_huge {
 	char *base;			/* aligned to SB_REGION_SIZE at least */
 	size_t size;			/* bytes readable and writable */
 	size_t reserved;		/* bytes of address space held (>= size) */
 	enum sb_backing backing;
-	struct sb_huge *next, *prev;	/* huge_list */
+	enum huge_state state;
+	uint64_t cached_ms;		/* HUGE_CACHED: when it was freed */
+	struct sb_huge *next, *prev;	/* live_list or cache_list */
+};
+
+struct huge_list {
+	struct sb_huge *first, *last;
 };
 
 static pthread_mutex_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sb_huge *huge_list;
+static struct huge_list live_list, cache_list;	/* cache: newest first */
 static size_t huge_count, huge_bytes, huge_total;
+static size_t cached_count, cached_bytes;
+static uint64_t reused;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static size_t huge_len(size_t size, enum sb_backing backing)
 {
 	return sb_align_up(size, backing == SB_BACKING_HUGETLB ? SB_HUGE_PAGE_SIZE : SB_PAGE_SIZE);
 }
 
-static void huge_list_add(struct sb_huge *h)
+static void huge_list_add(struct huge_list *l, struct sb_huge *h)
 {
 	h->prev = NULL;
-	h->next = huge_list;
-	if (huge_list)
-		huge_list->prev = h;
-	huge_list = h;
+	h->next = l->first;
+	if (l->first)
+		l->first->prev = h;
+	else
+		l->last = h;
+	l->first = h;
 }
 
-static void huge_list_del(struct sb_huge *h)
+static void huge_list_del(struct huge_list *l, struct sb_huge *h)
 {
 	if (h->prev)
 		h->prev->next = h->next;
 	else
-		huge_list = h->next;
+		l->first = h->next;
 	if (h->next)
 		h->next->prev = h->prev;
+	else
+		l->last = h->prev;
 }
 
 /* The size of h changes to len; huge_lock held. */
 static void set_size(struct sb_huge *h, size_t len)
 {
-	sb_write_once(huge_bytes, huge_bytes + len - h->size);
+	if (h->state == HUGE_LIVE)
+		sb_write_once(huge_bytes, huge_bytes + len - h->size);
+	else
+		sb_write_once(cached_bytes, cached_bytes + len - h->size);
 	sb_os_note_mapped((long)len - (long)h->size);
 	h->size = len;
 }
 
-struct sb_huge *sb_huge_alloc(size_t size, size_t align)
+/* Resize h's committed part in place, within its reservation. */
+static bool resize_in_place(struct sb_huge *h, size_t len)
+{
+	if (len > h->size)
+		return sb_os_commit_more(h->base + h->size, len - h->size, h->backing);
+	if (len < h->size)
+		/* Our own range (2 MiB multiples for hugetlb): replace in place. */
+		return sb_os_decommit(h->base + len, h->size - len);
+	return true;
+}
+
+/* ---- The cache of freed blocks ------------------------------------------ */
+
+/* Take the cached blocks that must go (too old, or beyond the limits) off
+ * the cache, as a chain through `next`; huge_lock held. */
+static struct sb_huge *cache_expire(uint64_t now, bool all)
+{
+	size_t max_bytes = 4 * sb_config_dirty_max();
+	struct sb_huge *out = NULL, *h;
+
+	while ((h = cache_list.last) != NULL &&
+	       (all || cached_count > CACHE_BLOCKS || cached_bytes > max_bytes ||
+		now - h->cached_ms >= DECAY_MS)) {
+		huge_list_del(&cache_list, h);
+		sb_write_once(cached_count, cached_count - 1);
+		sb_write_once(cached_bytes, cached_bytes - h->size);
+		sb_os_note_mapped(-(long)h->size);
+		sb_registry_bury_huge(h->base, h->reserved);
+		h->next = out;
+		out = h;
+	}
+	return out;
+}
+
+/* Unmap a chain of blocks cache_expire() took; huge_lock not held. */
+static void release(struct sb_huge *chain)
+{
+	while (chain != NULL) {
+		struct sb_huge *h = chain;
+
+		chain = h->next;
+		sb_os_unmap(h->base, h->reserved);
+		sb_meta_free(h, sizeof(*h));
+	}
+}
+
+/*
+ * The cached block nearest in size to len that can hold it (reservation
+ * and alignment), off the cache; NULL if none.  huge_lock held.
+ */
+static struct sb_huge *cache_take(size_t len, size_t align)
+{
+	struct sb_huge *h, *best = NULL;
+	size_t best_gap = SIZE_MAX, gap;
+
+	for (h = cache_list.first; h != NULL; h = h->next) {
+		if (h->reserved < len || ((uintptr_t)h->base & (align - 1)) != 0 ||
+		    (h->backing == SB_BACKING_HUGETLB && h->size < len))
+			continue;
+		gap = h->size > len ? h->size - len : len - h->size;
+		if (gap < best_gap) {
+			best = h;
+			best_gap = gap;
+		}
+	}
+	if (best != NULL) {
+		huge_list_del(&cache_list, best);
+		sb_write_once(cached_count, cached_count - 1);
+		sb_write_once(cached_bytes, cached_bytes - best->size);
+		sb_write_once(huge_bytes, huge_bytes + best->size);
+		best->state = HUGE_LIVE;
+		huge_list_add(&live_list, best);
+		sb_write_once(huge_count, huge_count + 1);
+		sb_write_once(reused, reused + 1);
+	}
+	return best;
+}
+
+/* A cached block for len bytes, resized to them; NULL if none fits. */
+static struct sb_huge *reuse(size_t len, size_t align, bool zero)
+{
+	struct sb_huge *h, *expired;
+	size_t old;
+
+	pthread_mutex_lock(&huge_lock);
+	expired = cache_expire(now_ms(), false);
+	h = cache_take(len, align);
+	pthread_mutex_unlock(&huge_lock);
+	release(expired);
+	if (h == NULL)
+		return NULL;
+	old = h->size;
+	/* Keep up to a quarter more than asked for; give the rest back. */
+	if ((len > old || old - len > len / 4) && h->backing != SB_BACKING_HUGETLB &&
+	    resize_in_place(h, len)) {
+		pthread_mutex_lock(&huge_lock);
+		set_size(h, len);
+		pthread_mutex_unlock(&huge_lock);
+	}
+	if (zero)
+		memset(h->base, 0, old < h->size ? old : h->size);	/* new pages read zero */
+	return h;
+}
+
+/* ---- Allocation and free ----------------------------------------------- */
+
+struct sb_huge *sb_huge_alloc(size_t size, size_t align, bool zero)
 {
 	struct sb_huge *h;
 	size_t len, reserved;
@@ -72,10 +224,12 @@ struct sb_huge *sb_huge_alloc(size_t size, size_t align)
 		return NULL;
 	if (align < SB_REGION_SIZE)
 		align = SB_REGION_SIZE;
+	len = sb_align_up(size, SB_PAGE_SIZE);
+	if ((h = reuse(len, align, zero)) != NULL)
+		return h;
 	h = sb_meta_alloc(sizeof(*h));
 	if (h == NULL)
 		return NULL;
-	len = sb_align_up(size, SB_PAGE_SIZE);
 	reserved = sb_align_up(len, SB_REGION_SIZE);
 	base = sb_os_reserve_aligned(reserved, align);
 	if (base == NULL) {
@@ -90,9 +244,10 @@ struct sb_huge *sb_huge_alloc(size_t size, size_t align)
 	}
 	h->base = base;
 	h->reserved = reserved;
+	h->state = HUGE_LIVE;
 	pthread_mutex_lock(&huge_lock);
 	sb_registry_set_huge(base, reserved, h);
-	huge_list_add(h);
+	huge_list_add(&live_list, h);
 	sb_write_once(huge_count, huge_count + 1);
 	sb_write_once(huge_total, huge_total + 1);
 	set_size(h, len);
@@ -102,24 +257,36 @@ struct sb_huge *sb_huge_alloc(size_t size, size_t align)
 
 void sb_huge_free(struct sb_huge *h)
 {
+	struct sb_huge *expired;
+	uint64_t now = now_ms();
+
 	pthread_mutex_lock(&huge_lock);
-	sb_registry_bury_huge(h->base, h->reserved);
-	huge_list_del(h);
+	SB_ASSERT(h->state == HUGE_LIVE);
+	huge_list_del(&live_list, h);
 	sb_write_once(huge_count, huge_count - 1);
-	set_size(h, 0);
+	sb_write_once(huge_bytes, huge_bytes - h->size);
+	sb_write_once(cached_bytes, cached_bytes + h->size);
+	sb_write_once(cached_count, cached_count + 1);
+	h->state = HUGE_CACHED;
+	h->cached_ms = now;
+	huge_list_add(&cache_list, h);
+	expired = cache_expire(now, false);
 	pthread_mutex_unlock(&huge_lock);
-	sb_os_unmap(h->base, h->reserved);
-	sb_meta_free(h, sizeof(*h));
+	release(expired);
 }
 
-static bool resize_in_place(struct sb_huge *h, size_t len)
+size_t sb_huge_trim(void)
 {
-	if (len > h->size)
-		return sb_os_commit_more(h->base + h->size, len - h->size, h->backing);
-	if (len < h->size)
-		/* Our own range (2 MiB multiples for hugetlb): replace in place. */
-		return sb_os_decommit(h->base + len, h->size - len);
-	return true;
+	struct sb_huge *expired, *h;
+	size_t bytes = 0;
+
+	pthread_mutex_lock(&huge_lock);
+	expired = cache_expire(0, true);
+	pthread_mutex_unlock(&huge_lock);
+	for (h = expired; h != NULL; h = h->next)
+		bytes += h->size;
+	release(expired);
+	return bytes;
 }
 
 bool sb_huge_resize(struct sb_huge *h, size_t size)
@@ -159,6 +326,8 @@ bool sb_huge_resize(struct sb_huge *h, size_t size)
 	return true;
 }
 
+/* ---- Accessors, counters, fork ---------------------------------------- */
+
 void *sb_huge_base(const struct sb_huge *h)
 {
 	return h->base;
@@ -179,6 +348,11 @@ enum sb_backing sb_huge_backing(const struct sb_huge *h)
 	return h->backing;
 }
 
+bool sb_huge_is_live(const struct sb_huge *h)
+{
+	return sb_read_once(h->state) == HUGE_LIVE;
+}
+
 void sb_huge_counters(struct sb_huge_counters *out, bool locked)
 {
 	if (locked)
@@ -186,18 +360,24 @@ void sb_huge_counters(struct sb_huge_counters *out, bool locked)
 	out->count = sb_read_once(huge_count);
 	out->total = sb_read_once(huge_total);
 	out->bytes = sb_read_once(huge_bytes);
+	out->cached_count = sb_read_once(cached_count);
+	out->cached_bytes = sb_read_once(cached_bytes);
+	out->reused = sb_read_once(reused);
 	if (locked)
 		pthread_mutex_unlock(&huge_lock);
 }
 
 size_t sb_huge_resident(void)
 {
+	const struct huge_list *lists[2] = { &live_list, &cache_list };
 	struct sb_huge *h;
 	size_t bytes = 0;
+	unsigned i;
 
 	pthread_mutex_lock(&huge_lock);
-	for (h = huge_list; h != NULL; h = h->next)
-		bytes += sb_os_resident(h->base, h->size);
+	for (i = 0; i < 2; i++)
+		for (h = lists[i]->first; h != NULL; h = h->next)
+			bytes += sb_os_resident(h->base, h->size);
 	pthread_mutex_unlock(&huge_lock);
 	return bytes;
 }
@@ -219,10 +399,14 @@ void sb_huge_fork_parent(void)
  */
 void sb_huge_fork_child(void)
 {
+	const struct huge_list *lists[2] = { &live_list, &cache_list };
 	struct sb_huge *h;
+	unsigned i;
 
-	for (h = huge_list; h != NULL; h = h->next)
-		if (h->backing == SB_BACKING_HUGETLB && sb_os_rebase_to_4k(h->base, h->size, NULL))
-			h->backing = SB_BACKING_4K;
+	for (i = 0; i < 2; i++)
+		for (h = lists[i]->first; h != NULL; h = h->next)
+			if (h->backing == SB_BACKING_HUGETLB &&
+			    sb_os_rebase_to_4k(h->base, h->size, NULL))
+				h->backing = SB_BACKING_4K;
 	pthread_mutex_unlock(&huge_lock);
 }

@@ -94,10 +94,10 @@ static void *alloc_pages(size_t npages, size_t align, bool lists_tried)
 	return p;
 }
 
-/* Above SB_MAX_BLOCK_SIZE: a mapping of its own. */
-static void *alloc_huge(size_t size, size_t align)
+/* Above SB_MAX_BLOCK_SIZE: a mapping of its own (zero: reading zero). */
+static void *alloc_huge(size_t size, size_t align, bool zero)
 {
-	struct sb_huge *h = sb_huge_alloc(size, align);
+	struct sb_huge *h = sb_huge_alloc(size, align, zero);
 
 	if (h == NULL)
 		return NULL;
@@ -105,8 +105,9 @@ static void *alloc_huge(size_t size, size_t align)
 	return sb_huge_base(h);
 }
 
-/* Pages or a mapping for size bytes aligned to align; NULL with ENOMEM. */
-static SB_NOINLINE void *alloc_big(size_t size, size_t align, bool lists_tried)
+/* Pages or a mapping for size bytes aligned to align; NULL with ENOMEM.
+ * zero: a mapping must read zero (calloc zeroes page blocks itself). */
+static SB_NOINLINE void *alloc_big(size_t size, size_t align, bool lists_tried, bool zero)
 {
 	void *p = NULL;
 
@@ -115,7 +116,7 @@ static SB_NOINLINE void *alloc_big(size_t size, size_t align, bool lists_tried)
 		if (size <= SB_MAX_BLOCK_SIZE && align <= SB_MAX_BLOCK_SIZE)
 			p = alloc_pages(sb_pages_of(size), align, lists_tried);
 		else
-			p = alloc_huge(size, align);
+			p = alloc_huge(size, align, zero);
 	}
 	if (p == NULL)
 		errno = ENOMEM;
@@ -135,7 +136,7 @@ static SB_NOINLINE void count_alloc(void *p, size_t size, const char *func)
 }
 
 /* Every allocation that missed the fast paths; NULL with ENOMEM. */
-static SB_NOINLINE void *alloc_slow(size_t size, bool lists_tried, const char *func)
+static SB_NOINLINE void *alloc_slow(size_t size, bool lists_tried, bool zero, const char *func)
 {
 	void *p;
 
@@ -151,7 +152,7 @@ static SB_NOINLINE void *alloc_slow(size_t size, bool lists_tried, const char *f
 		else if (sb_unlikely(sb_config.check))
 			sb_slab_debug_alloc(p, size, func);
 	} else {
-		p = alloc_big(size, 0, lists_tried);
+		p = alloc_big(size, 0, lists_tried, zero);
 	}
 	if (sb_unlikely(sb_counting) && p != NULL)
 		count_alloc(p, size, func);
@@ -173,12 +174,12 @@ static SB_NOINLINE void *malloc_miss(size_t size)
 		sb_key_mark_live(p);
 		return p;
 	}
-	return alloc_slow(size, !sb_counting, "malloc");
+	return alloc_slow(size, !sb_counting, false, "malloc");
 }
 
 static SB_NOINLINE void *calloc_miss(size_t size)
 {
-	void *p = alloc_slow(size, false, "calloc");
+	void *p = alloc_slow(size, false, true, "calloc");
 
 	if (p != NULL)
 		sb_count(SB_EV_CALLOC, 1);
@@ -227,7 +228,7 @@ static void *alloc_aligned(size_t align, size_t size, const char *func)
 				}
 		}
 	}
-	return alloc_big(size ? size : 1, align, false);
+	return alloc_big(size ? size : 1, align, false, false);
 }
 
 static void *sb_alloc_aligned(size_t align, size_t size, const char *func)
@@ -288,6 +289,8 @@ static void find_block(const void *p, const char *func, struct sb_block *b)
 	b->huge = sb_registry_huge(p);
 	if (sb_unlikely(b->huge == NULL || p != sb_huge_base(b->huge)))
 		sb_fatal_pointer(func, sb_registry_freed_huge(p) ? "double free" : "invalid pointer", p);
+	if (sb_unlikely(!sb_huge_is_live(b->huge)))
+		sb_fatal_pointer(func, "double free", p);	/* in the cache of freed blocks */
 	b->kind = SB_KIND_HUGE;
 }
 
@@ -485,7 +488,7 @@ void *sb_impl_calloc(size_t n, size_t size)
 	if (sb_unlikely(p == NULL))
 		return NULL;
 	if (sb_unlikely(total > SB_MAX_BLOCK_SIZE))
-		return p;	/* a huge block is always a fresh mapping: it reads zero */
+		return p;	/* huge.c zeroed a reused block; a fresh one reads zero */
 	return memset(p, 0, total);
 }
 

@@ -14,6 +14,7 @@
 #include "buddy.h"
 #include "cache.h"
 #include "depot.h"
+#include "huge.h"
 #include "slab.h"
 #include "tcache.h"
 
@@ -34,5 +35,5 @@ size_t sb_trim(void)
 	sb_tc_flush("malloc_trim");
 	for (c = sb_cache_first(); c != NULL; c = sb_cache_next(c))
 		sb_depot_reap(sb_cache_depot(c), true, "malloc_trim");
-	return sb_reclaim_slabs() + sb_buddy_trim();
+	return sb_reclaim_slabs() + sb_buddy_trim() + sb_huge_trim();
 }

@@ -94,15 +94,15 @@ void sb_heap_usage(struct sb_heap_usage *u)
 	}
 	sb_tc_counters(&tcc);
 	sb_guard_counters(&gc);
-	u->mapped = rc.region_bytes + hc.bytes;
+	u->mapped = rc.region_bytes + hc.bytes + hc.cached_bytes;
 	u->huge_count = hc.count;
 	u->huge_bytes = hc.bytes;
 	u->in_use = slab_obj_bytes + hc.bytes + gc.live_bytes +
 		    ((buddy_used > slab_pages ? buddy_used - slab_pages : 0) << SB_PAGE_SHIFT);
 	u->cached = tcc.obj_bytes + tcc.page_bytes + depot_bytes;
 	u->in_use = u->in_use > u->cached ? u->in_use - u->cached : 0;
-	u->free = (buddy_free << SB_PAGE_SHIFT) + slab_free_bytes + u->cached;
-	u->dirty = dirty << SB_PAGE_SHIFT;
+	u->free = (buddy_free << SB_PAGE_SHIFT) + slab_free_bytes + u->cached + hc.cached_bytes;
+	u->dirty = (dirty << SB_PAGE_SHIFT) + hc.cached_bytes;
 }
 
 /* ---- Output without stdio ---------------------------------------------- */
@@ -320,7 +320,7 @@ void sb_stats_dump(int fd, bool locked)
 	       pct100(n[SB_EV_HANDED_OUT] - n[SB_EV_REQUESTED], n[SB_EV_HANDED_OUT]) : 0);
 	kv(&o, "live_bytes", (uint64_t)(live_bytes > 0 ? live_bytes : 0));
 	kv(&o, "live_bytes_peak", (uint64_t)(live_peak > 0 ? live_peak : 0));
-	kv(&o, "mapped_bytes", rc.region_bytes + hc.bytes);
+	kv(&o, "mapped_bytes", rc.region_bytes + hc.bytes + hc.cached_bytes);
 	kv(&o, "mapped_bytes_peak", sb_os_mapped_peak());
 	kv(&o, "regions", rc.regions);
 	kv(&o, "slab_bytes", slab_bytes);
@@ -334,6 +334,9 @@ void sb_stats_dump(int fd, bool locked)
 	kv(&o, "thp_regions", rc.thp_regions);
 	kv(&o, "huge_blocks", hc.count);
 	kv(&o, "huge_blocks_bytes", hc.bytes);
+	kv(&o, "huge_cached_blocks", hc.cached_count);
+	kv(&o, "huge_cached_bytes", hc.cached_bytes);
+	kv(&o, "huge_reused", hc.reused);
 	sb_guard_counters(&gc);
 	kv(&o, "guard_slots", gc.slots);
 	kv(&o, "guard_live", gc.live);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include <sbmalloc.h>
 
@@ -1215,6 +1216,79 @@ TEST(random_churn_keeps_every_live_object_intact)
 		}
 }
 
+/* ---- Huge blocks are reused ---------------------------------------------- */
+
+static long minor_faults(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+/* A malloc-large style loop: each round touches every page of a 10 MiB
+ * buffer; reused blocks fault their pages in once, not every round. */
+TEST(a_loop_of_huge_blocks_faults_each_page_in_once)
+{
+	const size_t size = 10 * MiB, pages = size / 4096;
+	long before, faults;
+	int round;
+
+	for (round = 0; round < 2; round++) {
+		char *p = malloc(size);
+
+		CHECK(p != NULL);
+		memset(p, round, size);
+		free(p);
+	}
+	before = minor_faults();
+	for (round = 0; round < 20; round++) {
+		char *p = malloc(size - (size_t)round * 4096);
+
+		CHECK(p != NULL);
+		memset(p, round, size - (size_t)round * 4096);
+		free(p);
+	}
+	faults = minor_faults() - before;
+	CHECKF(faults < (long)pages, "%ld minor faults for 20 rounds of %zu pages", faults, pages);
+}
+
+TEST(calloc_of_a_reused_huge_block_reads_zero)
+{
+	unsigned char *p = malloc(12 * MiB), *q;
+	size_t i;
+
+	CHECK(p != NULL);
+	memset(p, 0xff, 12 * MiB);
+	free(p);
+	q = calloc(1, 12 * MiB - 4096);
+	CHECK(q != NULL);
+	for (i = 0; i < 12 * MiB - 4096; i += 512)
+		CHECKF(q[i] == 0, "byte %zu is %#x", i, q[i]);
+	free(q);
+}
+
+TEST(freeing_huge_blocks_then_trim_returns_their_memory)
+{
+	struct mallinfo2 before, after;
+	void *p[4];
+	int i;
+
+	malloc_trim(0);
+	before = mallinfo2();
+	for (i = 0; i < 4; i++) {
+		p[i] = malloc(6 * MiB);
+		CHECK(p[i] != NULL);
+		memset(p[i], 1, 6 * MiB);
+	}
+	for (i = 0; i < 4; i++)
+		free(p[i]);
+	CHECK(malloc_trim(0) == 1);
+	after = mallinfo2();
+	CHECKF(after.arena + after.hblkhd <= before.arena + before.hblkhd,
+	       "mapped %zu -> %zu", before.arena + before.hblkhd, after.arena + after.hblkhd);
+}
+
 static const struct tap_case cases[] = {
 	TAP_CASE(malloc_is_served_by_sbmalloc)
 	TAP_CASE(malloc_returns_16_byte_aligned_blocks_for_every_size)
@@ -1259,6 +1333,9 @@ static const struct tap_case cases[] = {
 	TAP_CASE(mallopt_accepts_arena_max_and_trim_threshold)
 	TAP_CASE(mallopt_rejects_unknown_parameter)
 	TAP_CASE(random_churn_keeps_every_live_object_intact)
+	TAP_CASE(a_loop_of_huge_blocks_faults_each_page_in_once)
+	TAP_CASE(calloc_of_a_reused_huge_block_reads_zero)
+	TAP_CASE(freeing_huge_blocks_then_trim_returns_their_memory)
 };
 
 int main(int argc, char **argv)

@@ -295,7 +295,7 @@ static void work_empty_pool_huge_block(void)
 	char *base;
 
 	sb_config_set_hugepages(SB_HUGEPAGES_HUGETLB);
-	h = sb_huge_alloc(8 << 20, 0);	/* a whole number of huge pages */
+	h = sb_huge_alloc(8 << 20, 0, false);	/* a whole number of huge pages */
 	CHECK(h != NULL);
 	base = sb_huge_base(h);
 	CHECK(sb_huge_size(h) == 8 << 20);

@@ -408,7 +408,7 @@ TEST(auto_mode_advises_thp_for_every_region_but_the_first)
 
 TEST(huge_block_is_aligned_writable_and_registered_over_its_reservation)
 {
-	struct sb_huge *h = sb_huge_alloc(6 * MiB, 64 * MiB);
+	struct sb_huge *h = sb_huge_alloc(6 * MiB, 64 * MiB, false);
 	char *base;
 	size_t off, reserved;
 
@@ -432,7 +432,7 @@ TEST(huge_block_is_aligned_writable_and_registered_over_its_reservation)
 
 TEST(huge_block_without_alignment_is_region_aligned_and_registered)
 {
-	struct sb_huge *h = sb_huge_alloc(6 * MiB + 100, 0);
+	struct sb_huge *h = sb_huge_alloc(6 * MiB + 100, 0, false);
 	char *base;
 	size_t reserved;
 
@@ -467,7 +467,7 @@ static bool has_pattern(const char *p, size_t len)
 
 TEST(huge_resize_grows_in_place_within_the_reservation)
 {
-	struct sb_huge *h = sb_huge_alloc(6 * MiB, 64 * MiB);
+	struct sb_huge *h = sb_huge_alloc(6 * MiB, 64 * MiB, false);
 	char *base;
 	size_t reserved;
 
@@ -490,7 +490,7 @@ TEST(huge_resize_grows_in_place_within_the_reservation)
 
 TEST(huge_resize_moves_beyond_the_reservation_keeping_contents)
 {
-	struct sb_huge *h = sb_huge_alloc(6 * MiB, 0);
+	struct sb_huge *h = sb_huge_alloc(6 * MiB, 0, false);
 	char *old, *base;
 	size_t old_reserved, reserved, off;
 
@@ -522,7 +522,7 @@ TEST(huge_resize_moves_beyond_the_reservation_keeping_contents)
 
 TEST(huge_resize_shrinks_in_place_and_unmaps_the_tail)
 {
-	struct sb_huge *h = sb_huge_alloc(20 * MiB, 0);
+	struct sb_huge *h = sb_huge_alloc(20 * MiB, 0, false);
 	char *base;
 
 	CHECK(h != NULL);
@@ -543,9 +543,9 @@ TEST(huge_resize_shrinks_in_place_and_unmaps_the_tail)
 	check_huge_counters(1, 16 * MiB);
 }
 
-TEST(huge_free_unregisters_and_unmaps_the_block)
+TEST(huge_free_keeps_the_block_cached_until_trim_unregisters_and_unmaps_it)
 {
-	struct sb_huge *h = sb_huge_alloc(6 * MiB, 64 * MiB);
+	struct sb_huge *h = sb_huge_alloc(6 * MiB, 64 * MiB, false);
 	struct sb_huge_counters hc;
 	char *base;
 	size_t reserved, off;
@@ -556,20 +556,106 @@ TEST(huge_free_unregisters_and_unmaps_the_block)
 	CHECK(reserved == SB_REGION_SIZE);
 	memset(base, 1, 6 * MiB);
 	sb_huge_free(h);
+	/* Cached: still registered (a second free is a double free), mapped,
+	 * counted apart from the live blocks. */
+	CHECK(sb_registry_huge(base) == h && !sb_huge_is_live(h));
+	CHECK(range_is_mapped(base, PAGE));
+	sb_huge_counters(&hc, true);
+	CHECK(hc.count == 0 && hc.bytes == 0 && hc.total == 1);
+	CHECK(hc.cached_count == 1 && hc.cached_bytes == 6 * MiB);
+	CHECK(sb_huge_trim() == 6 * MiB);
 	for (off = 0; off < reserved; off += MiB)
 		CHECKF(sb_registry_huge(base + off) == NULL, "offset %zu still registered", off);
+	CHECK(sb_registry_freed_huge(base));
 	CHECK(!range_is_mapped(base, PAGE));
 	CHECK(!range_is_mapped(base + 6 * MiB - PAGE, PAGE));
 	CHECK(!range_is_mapped(base + reserved - PAGE, PAGE));
 	sb_huge_counters(&hc, true);
-	CHECK(hc.count == 0 && hc.bytes == 0 && hc.total == 1);
+	CHECK(hc.cached_count == 0 && hc.cached_bytes == 0);
+}
+
+TEST(a_freed_huge_block_serves_the_next_allocation_of_a_near_size_with_its_pages)
+{
+	struct sb_huge *h = sb_huge_alloc(12 * MiB, 0, false), *g;
+	struct sb_huge_counters hc;
+	char *base;
+
+	CHECK(h != NULL);
+	base = sb_huge_base(h);
+	memset(base, 7, 12 * MiB);
+	sb_huge_free(h);
+	g = sb_huge_alloc(11 * MiB, 0, false);
+	CHECK(g == h && sb_huge_base(g) == base && sb_huge_is_live(g));
+	/* Within a quarter: kept as it was, every page still resident. */
+	CHECK(sb_huge_size(g) == 12 * MiB);
+	CHECK(sb_os_resident(base, 12 * MiB) == 12 * MiB);
+	CHECK(base[0] == 7 && base[11 * MiB] == 7);
+	sb_huge_counters(&hc, true);
+	CHECK(hc.reused == 1 && hc.count == 1 && hc.cached_count == 0);
+	sb_huge_free(g);
+	/* Much smaller: the same mapping, the tail given back. */
+	g = sb_huge_alloc(5 * MiB, 0, false);
+	CHECK(g == h && sb_huge_size(g) == 5 * MiB);
+	CHECK(dies_of(SIGSEGV, touch_byte, base + 6 * MiB));
+	/* Larger, within the reservation: grown in place. */
+	sb_huge_free(g);
+	g = sb_huge_alloc(20 * MiB, 0, true);
+	CHECK(g == h && sb_huge_size(g) == 20 * MiB);
+	CHECK(base[0] == 0 && base[4 * MiB] == 0 && base[19 * MiB] == 0);	/* zero asked for */
+	sb_huge_free(g);
+	sb_huge_trim();
+}
+
+TEST(the_cache_of_freed_huge_blocks_keeps_at_most_eight_blocks_and_four_dirty_budgets)
+{
+	struct sb_huge *h[10];
+	struct sb_huge_counters hc;
+	unsigned i;
+
+	sb_config_set_dirty_max((size_t)1 << 40);
+	for (i = 0; i < 10; i++)
+		CHECK((h[i] = sb_huge_alloc(5 * MiB, 0, false)) != NULL);
+	for (i = 0; i < 10; i++)
+		sb_huge_free(h[i]);
+	sb_huge_counters(&hc, true);
+	CHECKF(hc.cached_count == 8, "%zu blocks cached", hc.cached_count);
+	sb_huge_trim();
+	/* 4 x dirty_max = 24 MiB: four blocks of 5 MiB, not five. */
+	sb_config_set_dirty_max(6 * MiB);
+	for (i = 0; i < 6; i++)
+		CHECK((h[i] = sb_huge_alloc(5 * MiB, 0, false)) != NULL);
+	for (i = 0; i < 6; i++)
+		sb_huge_free(h[i]);
+	sb_huge_counters(&hc, true);
+	CHECKF(hc.cached_count == 4 && hc.cached_bytes == 20 * MiB, "%zu blocks, %zu bytes cached",
+	       hc.cached_count, hc.cached_bytes);
+	sb_huge_trim();
+}
+
+TEST(a_huge_block_cached_for_more_than_a_second_is_unmapped_at_the_next_huge_call)
+{
+	struct sb_huge *h = sb_huge_alloc(8 * MiB, 0, false), *g;
+	struct sb_huge_counters hc;
+
+	CHECK(h != NULL);
+	sb_huge_free(h);
+	usleep(1100 * 1000);
+	/* It would fit, but it is too old: unmapped, and a new block mapped. */
+	g = sb_huge_alloc(8 * MiB, 0, false);
+	CHECK(g != NULL);
+	sb_huge_counters(&hc, true);
+	CHECKF(hc.cached_count == 0 && hc.reused == 0 && hc.total == 2,
+	       "cached %zu, reused %llu, mapped %zu in all", hc.cached_count,
+	       (unsigned long long)hc.reused, hc.total);
+	sb_huge_free(g);
+	sb_huge_trim();
 }
 
 /* ---- Metadata ---------------------------------------------------------- */
 
 TEST(meta_alloc_returns_zeroed_memory_outside_every_region)
 {
-	struct sb_huge *h = sb_huge_alloc(6 * MiB, 0);
+	struct sb_huge *h = sb_huge_alloc(6 * MiB, 0, false);
 	size_t size, i, k;
 	void *ps[2000];
 
@@ -664,7 +750,11 @@ int main(int argc, char **argv)
 			huge_resize_grows_in_place_within_the_reservation,
 			huge_resize_moves_beyond_the_reservation_keeping_contents,
 			huge_resize_shrinks_in_place_and_unmaps_the_tail,
-			huge_free_unregisters_and_unmaps_the_block,
+			huge_free_keeps_the_block_cached_until_trim_unregisters_and_unmaps_it)
+		TAP_APPLY(TAP_CASE,
+			a_freed_huge_block_serves_the_next_allocation_of_a_near_size_with_its_pages,
+			the_cache_of_freed_huge_blocks_keeps_at_most_eight_blocks_and_four_dirty_budgets,
+			a_huge_block_cached_for_more_than_a_second_is_unmapped_at_the_next_huge_call,
 			meta_alloc_returns_zeroed_memory_outside_every_region)
 		TAP_APPLY(TAP_CASE,
 			buddy_validate_catches_a_wrong_free_block_count_in_a_zone)
