@@ -7,6 +7,9 @@ mimalloc, on allocator benchmarks and real programs.
                  [--chart docs/benchmarks.png] [--json FILE]
                  [--builddir DIR] [--lib libsbmalloc.so] [--no-hugetlb-reserve]
     bench/run.py --from-json FILE [--out ...] [--chart ...]
+    bench/run.py --scale [--quick | --smoke] [--threads N,...] [--reps N]
+                 [--only CASE,...] [--allocators ...] [--out scale.md]
+                 [--chart scale.png] [--json FILE]
 
 Every case runs under every allocator that is installed (glibc = nothing
 preloaded; the others through LD_PRELOAD; a missing one is skipped with a
@@ -41,6 +44,15 @@ scale, 5 repetitions (3 for chase and gcc), about 20 minutes on 2 cores.
 about 2 minutes.  --smoke runs every case once at tiny scale (seconds) and
 checks only that every case ran under every allocator and the tables came
 out; tests/system/bench_smoke.sh runs it.  Nothing is judged on speed.
+
+--scale is `make bench-scale`: larson, xmalloc, cache-scratch and
+pageblock at 1, 2, 4, ... up to twice os.cpu_count() threads (--threads
+gives others), the same work per thread at every count, under every
+column, interleaved, 3 repetitions (1 with --quick or --smoke; --smoke
+also small scales and only 1 and 2 threads, seconds in all): the median
+throughput each program reports goes into one Markdown table (--out, the
+whole file) and one PNG of throughput against threads, a panel per
+workload (--chart).  See bench/runner/scale.py.
 
 Each program checks its own data; a run that exits non-zero, is killed, or
 whose result (checksum, output) differs from the other allocators' is a

@@ -7,6 +7,8 @@
     suite     the run: cases x repetitions x columns, interleaved
     tables    medians, ratios, geometric means, the Markdown report
     chart     the PNG chart (gnuplot)
+    scale     run.py --scale (make bench-scale): throughput against threads,
+              its table and its chart
     meta      what the report says about the machine and the versions
     cli       the command line and main()
 """

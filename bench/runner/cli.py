@@ -12,10 +12,11 @@ import time
 from . import SRCDIR, note
 from .cases import CASE_BY_NAME, CASES, Context
 from .chart import draw_chart
-from .columns import KNOWN, Column, find_columns, parse_column
+from .columns import Column, select_columns
 from .measure import Result
 from .meta import make_meta
 from .report import render, write_doc
+from .scale import SCALE_CASES, scale_main
 from .suite import run_all
 from .summary import check_consistency, summarize
 
@@ -25,11 +26,21 @@ def parse_args(argv, doc):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     m = p.add_mutually_exclusive_group()
     m.add_argument('--quick', action='store_const', dest='mode', const='quick',
-                   help='fewer cases, small scales, 3 repetitions (about a minute)')
+                   help='fewer cases, small scales, 3 repetitions (about 2 minutes; '
+                   '--scale: 1 repetition, smaller scales)')
     m.add_argument('--smoke', action='store_const', dest='mode', const='smoke',
                    help='every case once at tiny scale; checks only that all ran')
     p.add_argument('--reps', type=int, dest='reps_given', help='repetitions '
-                   '(default 5 full, 3 quick, 1 smoke; chase and gcc at most 3 full)')
+                   '(default 5 full, 3 quick, 1 smoke; chase and gcc at most 3 full; '
+                   '--scale: 3 full, 1 quick and smoke)')
+    p.add_argument('--scale', action='store_true',
+                   help='make bench-scale: throughput of %s against the number of '
+                   'threads (1, 2, 4, ... up to twice the CPUs), one table (--out, a whole '
+                   'Markdown file) and one chart (--chart)'
+                   % ', '.join(c.name for c in SCALE_CASES))
+    p.add_argument('--threads', metavar='N,...',
+                   help='--scale: the thread counts (default 1, 2, 4, ... up to twice '
+                   'the CPUs; --smoke: 1,2)')
     p.add_argument('--only', help='comma-separated cases to run (%s)'
                    % ','.join(c.name for c in CASES))
     p.add_argument('--allocators', help='comma-separated columns to run '
@@ -59,7 +70,10 @@ def parse_args(argv, doc):
     a.builddir = os.path.abspath(a.builddir)
     if not a.lib:
         a.lib = os.path.join(a.builddir, 'src', '.libs', 'libsbmalloc.so')
-    a.reps = a.reps_given or {'full': 5, 'quick': 3, 'smoke': 1}[a.mode]
+    if a.threads and not a.scale:
+        p.error('--threads goes with --scale')
+    reps = {'full': 3, 'quick': 1, 'smoke': 1} if a.scale else {'full': 5, 'quick': 3, 'smoke': 1}
+    a.reps = a.reps_given or reps[a.mode]
     if a.reps < 1:
         p.error('--reps must be at least 1')
     return a
@@ -139,30 +153,19 @@ def main(argv, doc):
     paragraph is --help's description).  Returns the exit status."""
     args = parse_args(argv, doc)
     signal.signal(signal.SIGTERM, on_sigterm)
+    if args.scale:
+        return scale_main(args, argv)
     cases = select_cases(args)
     if cases is None:
         return 2
-    wanted = None
-    if args.allocators:
-        wanted = {n.strip() for n in args.allocators.split(',') if n.strip()}
-        if wanted - KNOWN:
-            note('unknown allocator(s): %s; known: %s'
-                 % (', '.join(sorted(wanted - KNOWN)), ', '.join(sorted(KNOWN))))
-            return 2
     if args.from_json:
         # Render the tables and the chart again from saved results.
         meta, cases, cols, results, skipped, colskip = load_json(args.from_json)
         args.mode = meta['mode']
         elapsed = 0.0
     else:
-        cols = find_columns(args.lib, wanted)
-        try:
-            cols += [parse_column(spec, args.lib) for spec in args.column]
-        except ValueError as e:
-            note(str(e))
-            return 2
-        if not cols:
-            note('no allocator to run')
+        cols = select_columns(args)
+        if cols is None:
             return 2
         t0 = time.monotonic()
         with tempfile.TemporaryDirectory(prefix='sbmalloc-bench.') as tmp:

@@ -114,3 +114,25 @@ def parse_column(spec, sblib):
 
 def main_cols(cols):
     return [c for c in cols if not c.extra]
+
+
+def select_columns(args):
+    """The columns of a run: those of --allocators (all found when not
+    given) and --column.  None (after a message) when they are wrong."""
+    wanted = None
+    if args.allocators:
+        wanted = {n.strip() for n in args.allocators.split(',') if n.strip()}
+        if wanted - KNOWN:
+            note('unknown allocator(s): %s; known: %s'
+                 % (', '.join(sorted(wanted - KNOWN)), ', '.join(sorted(KNOWN))))
+            return None
+    cols = find_columns(args.lib, wanted)
+    try:
+        cols += [parse_column(spec, args.lib) for spec in args.column]
+    except ValueError as e:
+        note(str(e))
+        return None
+    if not cols:
+        note('no allocator to run')
+        return None
+    return cols
