@@ -380,21 +380,67 @@ void *sb_buddy_alloc(size_t npages, size_t align_pages)
 	return p;
 }
 
-void sb_buddy_free(void *p, const char *func)
+unsigned sb_buddy_alloc_batch(size_t npages, void **out, unsigned n)
 {
-	struct sb_zone *z = zone_of(p);
+	unsigned order = sb_ceil_log2(npages), got = 0;
+	size_t i, nz;
+	struct sb_zone *z;
+
+	SB_ASSERT(n >= 1 && npages >= 1 && npages <= SB_MAX_BLOCK_PAGES);
+	nz = sb_region_count();
+	for (i = 0; i < nz && got == 0; i++) {
+		z = zone_at(i);
+		if ((sb_read_once(z->free_mask) >> order) == 0)
+			continue;
+		pthread_mutex_lock(&z->lock);
+		while (got < n && (out[got] = alloc_from(z, npages, order)) != NULL)
+			got++;
+		pthread_mutex_unlock(&z->lock);
+	}
+	if (got > 0 || (out[0] = sb_buddy_alloc(npages, 1)) == NULL)
+		return got;
+	/* No zone had room: the new one has; the rest of the batch from it. */
+	z = zone_of(out[0]);
+	got = 1;
+	pthread_mutex_lock(&z->lock);
+	while (got < n && (out[got] = alloc_from(z, npages, order)) != NULL)
+		got++;
+	pthread_mutex_unlock(&z->lock);
+	return got;
+}
+
+/* Free the block at p of zone z, whose lock is held. */
+static void free_locked(struct sb_zone *z, void *p, const char *func)
+{
 	uint32_t idx = page_index(p);
 
-	pthread_mutex_lock(&z->lock);
 	if (sb_unlikely(sb_page_classify(&z->pages[idx], p) != SB_PTR_BLOCK)) {
 		pthread_mutex_unlock(&z->lock);
 		sb_fatal_pointer(func, sb_page_classify(&z->pages[idx], p) == SB_PTR_FREED ?
 				 "double free" : "invalid pointer", p);
 	}
 	free_range(z, idx, idx + z->pages[idx].npages, true);
-	maybe_purge(z);
-	SB_ASSERT_FULL(validate_locked(z));
-	pthread_mutex_unlock(&z->lock);
+}
+
+void sb_buddy_free(void *p, const char *func)
+{
+	sb_buddy_free_batch(&p, 1, func);
+}
+
+void sb_buddy_free_batch(void *const *blocks, unsigned n, const char *func)
+{
+	unsigned i = 0;
+
+	while (i < n) {
+		struct sb_zone *z = zone_of(blocks[i]);
+
+		pthread_mutex_lock(&z->lock);
+		for (; i < n && zone_of(blocks[i]) == z; i++)
+			free_locked(z, blocks[i], func);
+		maybe_purge(z);
+		SB_ASSERT_FULL(validate_locked(z));
+		pthread_mutex_unlock(&z->lock);
+	}
 }
 
 /* Grow the block at idx from n to want pages using the free blocks after it. */

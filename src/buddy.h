@@ -143,6 +143,11 @@ void *sb_buddy_alloc(size_t npages, size_t align_pages);
 /* Free the block that starts at p; a p whose page is no allocated block's
  * head (a block freed twice) is reported, naming func. */
 void sb_buddy_free(void *p, const char *func);
+/* Up to n blocks of npages (align 1) into out under one zone lock; how
+ * many (0: no memory). */
+unsigned sb_buddy_alloc_batch(size_t npages, void **out, unsigned n);
+/* Free n blocks, one zone lock round trip per run of blocks in one zone. */
+void sb_buddy_free_batch(void *const *blocks, unsigned n, const char *func);
 /* Grow or shrink the block at p to npages in place; false if it cannot
  * (or p is no longer an allocated block's head). */
 bool sb_buddy_resize(void *p, size_t npages);

@@ -72,18 +72,24 @@ static inline void *alloc_small(unsigned cls, const char *func)
 }
 
 /*
- * Whole pages, npages <= SB_MAX_BLOCK_PAGES: the thread's page lists
- * (unless the caller just tried them), else the buddy allocator.
+ * Whole pages, npages <= SB_MAX_BLOCK_PAGES: the thread's page lists,
+ * refilled in batches (pcp.c), else the buddy allocator.  lists_tried:
+ * the caller found the list of npages empty just now.
  */
 static void *alloc_pages(size_t npages, size_t align, bool lists_tried)
 {
 	struct sb_pcp *pcp;
 	void *p;
 
-	if (!lists_tried && align <= SB_PAGE_SIZE && (pcp = sb_tc_pcp()) != NULL &&
-	    sb_pcp_pop(pcp, npages, &p)) {
-		sb_count(SB_EV_MALLOC_PAGES, 1);
-		sb_key_mark_live(p);
+	if (align <= SB_PAGE_SIZE && (pcp = sb_tc_pcp()) != NULL) {
+		if (!lists_tried && npages <= SB_PCP_FAST_PAGES && sb_pcp_pop(pcp, npages, &p)) {
+			sb_count(SB_EV_MALLOC_PAGES, 1);
+		} else {
+			if ((p = sb_pcp_alloc(pcp, npages)) == NULL)
+				return NULL;
+			sb_count(SB_EV_MALLOC_BUDDY, 1);
+		}
+		sb_key_mark_live(p);	/* it may hold the key of an earlier life */
 		return p;
 	}
 	p = sb_buddy_alloc(npages, align > SB_PAGE_SIZE ? align >> SB_PAGE_SHIFT : 1);
@@ -169,7 +175,7 @@ static SB_NOINLINE void *malloc_miss(size_t size)
 	size_t npages = sb_pages_of(size);
 	void *p;
 
-	if (size > SB_SMALL_MAX && npages <= SB_PCP_MAX_PAGES &&
+	if (size > SB_SMALL_MAX && npages <= SB_PCP_FAST_PAGES &&
 	    sb_pcp_pop(sb_tc_pcp_front(), npages, &p)) {
 		sb_key_mark_live(p);
 		return p;
@@ -338,9 +344,16 @@ static SB_NOINLINE void free_slow(void *p, const char *func)
 		if (sb_unlikely(sb_key_says_free(p)) && sb_tc_block_is_cached(p))
 			sb_fatal_pointer(func, "double free", p);
 		n = sb_page_block_pages(b.page);
-		if (n <= SB_PCP_MAX_PAGES && (pcp = sb_tc_pcp()) != NULL && sb_pcp_push(pcp, n, p)) {
-			sb_key_mark_free(p);
-			sb_count(SB_EV_FREE_PAGES, 1);
+		if ((pcp = sb_tc_pcp()) != NULL) {
+			if (n <= SB_PCP_FAST_PAGES && sb_pcp_push(pcp, n, p)) {
+				sb_count(SB_EV_FREE_PAGES, 1);
+				sb_key_mark_free(p);
+			} else if (sb_pcp_free(pcp, n, p, func)) {
+				sb_count(SB_EV_FREE_BUDDY, 1);
+				sb_key_mark_free(p);
+			} else {
+				sb_count(SB_EV_FREE_BUDDY, 1);
+			}
 			return;
 		}
 		sb_count(SB_EV_FREE_BUDDY, 1);
@@ -409,7 +422,7 @@ static SB_NOINLINE void free_page(struct sb_page *pg, void *p, const char *func)
 	uint32_t n = sb_page_block_pages(pg);
 	struct sb_pcp *pcp;
 
-	if (sb_page_state(pg) == SB_PAGE_BLOCK && n <= SB_PCP_MAX_PAGES &&
+	if (sb_page_state(pg) == SB_PAGE_BLOCK && n <= SB_PCP_FAST_PAGES &&
 	    ((uintptr_t)p & (SB_PAGE_SIZE - 1)) == 0 && (pcp = sb_tc_pcp_live()) != NULL &&
 	    !sb_key_says_free(p) && sb_pcp_push(pcp, n, p)) {
 		sb_key_mark_free(p);

@@ -2,13 +2,20 @@
  * pcp.h - per-thread page lists in front of the buddy allocator (pcp.c),
  * the user-space counterpart of the kernel's per-CPU page lists.
  *
- * A thread keeps up to SB_PCP_DEPTH freed page blocks of each size from 1
- * to SB_PCP_MAX_PAGES pages, so repeated malloc/free of blocks up to 64 KiB
- * takes no zone lock.  A cached block stays BLOCK in its page descriptor
- * and holds the free key (key.h), which sends a second free of it to the
- * check of every thread's lists (tcache.c).  The lists are embedded in the
- * thread's cache (tcache.c), which owns their lifetime; their fields are
- * written only by the functions here and in pcp.c.
+ * A thread keeps freed page blocks in lists by page count, 1 to
+ * SB_PCP_MAX_PAGES pages (256 KiB), and a few larger blocks up to 4 MiB,
+ * so that malloc and free of blocks in that range take no zone lock in a
+ * steady state.  An empty list is refilled, and a full one drained, half a
+ * list at a time under one zone lock round trip (the kernel's pcp->batch
+ * and pcp->high).  The lists of up to SB_PCP_FAST_PAGES pages are what the
+ * inline fast paths use; their depths bound what they hold (2.3 MiB); the
+ * others and the big blocks are counted and held to SB_PCP_SLOW_MAX_PAGES.
+ *
+ * A cached block stays BLOCK in its page descriptor and holds the free key
+ * (key.h), which sends a second free of it to the check of every thread's
+ * lists (tcache.c).  The lists are embedded in the thread's cache
+ * (tcache.c), which owns their lifetime; their fields are written only by
+ * the functions here and in pcp.c.
  */
 #ifndef SB_PCP_H
 #define SB_PCP_H
@@ -18,43 +25,72 @@
 
 #pragma GCC visibility push(hidden)
 
-#define SB_PCP_MAX_PAGES 16
-#define SB_PCP_DEPTH 4
+#define SB_PCP_MAX_PAGES 64		/* lists for blocks of 1..64 pages */
+#define SB_PCP_FAST_PAGES 16		/* lists the inline paths use */
+#define SB_PCP_SLOTS 176		/* the depths of pcp.c: 4 x 8 + 12 x 4 + 48 x 2 */
+#define SB_PCP_BIG 4			/* blocks of 65..1024 pages */
+#define SB_PCP_SLOW_MAX_PAGES 1536	/* 6 MiB in lists above 16 pages and big blocks */
 
-struct sb_pcp_list {
-	uint32_t count;
-	void *blocks[SB_PCP_DEPTH];
+struct sb_pcp_big {
+	void *block;
+	uint32_t npages;
 };
 
+/*
+ * List n is slots[base[n] .. limit[n]), filled up to top[n] (exclusive).
+ * A zeroed sb_pcp (a COUNTED face's) has every list empty and full at once:
+ * every pop and push misses.
+ */
 struct sb_pcp {
-	struct sb_pcp_list lists[SB_PCP_MAX_PAGES + 1];	/* by page count */
+	uint16_t top[SB_PCP_MAX_PAGES + 1];
+	uint16_t base[SB_PCP_MAX_PAGES + 1];
+	uint16_t limit[SB_PCP_MAX_PAGES + 1];
+	uint32_t slow_pages;			/* held above the fast lists */
+	uint8_t nbig;
+	struct sb_pcp_big big[SB_PCP_BIG];
+	void *slots[SB_PCP_SLOTS];
 };
 
-/* A cached block of npages into *out; false if there is none. */
+/* Lay a live thread's lists out (tcache.c, when it sets the cache up). */
+void sb_pcp_init(struct sb_pcp *pcp);
+/* How many blocks the list of npages (<= SB_PCP_MAX_PAGES) holds. */
+unsigned sb_pcp_depth(size_t npages);
+
+/* A cached block of npages (<= SB_PCP_FAST_PAGES) into *out; false if its
+ * list is empty. */
 static inline bool sb_pcp_pop(struct sb_pcp *pcp, size_t npages, void **out)
 {
-	struct sb_pcp_list *l;
+	unsigned t = pcp->top[npages];
 
-	if (npages > SB_PCP_MAX_PAGES)
+	if (t == pcp->base[npages])
 		return false;
-	l = &pcp->lists[npages];
-	if (l->count == 0)
-		return false;
-	*out = l->blocks[--l->count];
+	pcp->top[npages] = (uint16_t)(t - 1);
+	*out = pcp->slots[t - 1];
 	return true;
 }
 
-/* Keep the freed block p of npages (<= SB_PCP_MAX_PAGES); false if its
- * list is full. */
+/* Keep the freed block p of npages (<= SB_PCP_FAST_PAGES); false if its
+ * list is full (then sb_pcp_free). */
 static inline bool sb_pcp_push(struct sb_pcp *pcp, uint32_t npages, void *p)
 {
-	struct sb_pcp_list *l = &pcp->lists[npages];
+	unsigned t = pcp->top[npages];
 
-	if (l->count == SB_PCP_DEPTH)
+	if (t == pcp->limit[npages])
 		return false;
-	l->blocks[l->count++] = p;
+	pcp->slots[t] = p;
+	pcp->top[npages] = (uint16_t)(t + 1);
 	return true;
 }
+
+/*
+ * The slow paths.  sb_pcp_alloc: a block of npages (up to 1024): from its
+ * list, refilled with a batch from the buddy allocator when empty, or from
+ * the big blocks; NULL when no memory.  sb_pcp_free: keep p (drain half
+ * the list, or older blocks, to make room) and return true, or give it to
+ * the buddy allocator and return false.  func names the caller.
+ */
+void *sb_pcp_alloc(struct sb_pcp *pcp, size_t npages);
+bool sb_pcp_free(struct sb_pcp *pcp, uint32_t npages, void *p, const char *func);
 
 /* Is p one of the cached blocks? */
 bool sb_pcp_holds(const struct sb_pcp *pcp, const void *p);
@@ -62,7 +98,7 @@ bool sb_pcp_holds(const struct sb_pcp *pcp, const void *p);
 void sb_pcp_drain(struct sb_pcp *pcp, const char *func);
 /* Pages held. */
 size_t sb_pcp_pages(const struct sb_pcp *pcp);
-/* Every block is an allocated block of its list's size. */
+/* Every block is an allocated block of its list's size; counts add up. */
 bool sb_pcp_validate(const struct sb_pcp *pcp);
 
 #pragma GCC visibility pop

@@ -50,6 +50,8 @@ static struct sb_tcache tc_empty_sentinel = { .bins = SENTINEL_BINS, .state = SB
 static struct sb_tcache tc_dead_sentinel = { .bins = SENTINEL_BINS, .state = SB_TC_DEAD };
 __thread struct sb_tcache *sb_tc __attribute__((tls_model("initial-exec"))) = &tc_empty_sentinel;
 
+_Static_assert(sizeof(struct sb_tcache) <= SB_META_MAX, "a thread cache comes from meta.c");
+
 static pthread_mutex_t tc_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sb_tcache *tc_list;
 static pthread_key_t tc_key;
@@ -133,6 +135,7 @@ static SB_NOINLINE struct sb_tcache *tc_get(void)
 	if (tc == NULL)
 		return NULL;
 	point_at_sentinel(tc);
+	sb_pcp_init(&tc->pcp);
 	tc->state = SB_TC_LIVE;
 	sb_tc = tc;		/* before anything below can call malloc */
 	if (sb_counting)

@@ -850,16 +850,22 @@ TEST(a_depot_lock_that_has_to_be_waited_for_counts_as_contention)
 
 /* ---- Page blocks ------------------------------------------------------- */
 
-TEST(a_thread_keeps_up_to_four_freed_page_blocks_of_each_size_up_to_16_pages)
+static uint32_t list_count(const struct sb_pcp *pcp, uint32_t n)
 {
-	void *blocks[SB_PCP_MAX_PAGES + 1][SB_PCP_DEPTH + 1];
+	return (uint32_t)(pcp->top[n] - pcp->base[n]);
+}
+
+TEST(a_thread_keeps_freed_page_blocks_of_each_size_up_to_its_lists_depth)
+{
+	void *blocks[SB_PCP_FAST_PAGES + 1][8 + 1];
 	struct sb_pcp *pcp;
 	size_t free_before, kept = 0;
-	uint32_t n, i;
+	uint32_t n, i, depth;
 
-	CHECK(SB_PCP_DEPTH == 4 && SB_PCP_MAX_PAGES == 16);
-	for (n = 1; n <= SB_PCP_MAX_PAGES; n++)
-		for (i = 0; i <= SB_PCP_DEPTH; i++) {
+	CHECK(sb_pcp_depth(1) == 8 && sb_pcp_depth(4) == 8 && sb_pcp_depth(5) == 4 &&
+	      sb_pcp_depth(16) == 4 && sb_pcp_depth(17) == 2 && sb_pcp_depth(64) == 2);
+	for (n = 1; n <= SB_PCP_FAST_PAGES; n++)
+		for (i = 0; i <= sb_pcp_depth(n); i++) {
 			blocks[n][i] = sb_buddy_alloc(n, 1);
 			CHECK(blocks[n][i] != NULL);
 		}
@@ -867,22 +873,101 @@ TEST(a_thread_keeps_up_to_four_freed_page_blocks_of_each_size_up_to_16_pages)
 	pcp = sb_tc_pcp();
 	CHECK(pcp != NULL);
 	CHECK(sb_tc->state == SB_TC_LIVE && pcp == &sb_tc->pcp);
-	for (n = 1; n <= SB_PCP_MAX_PAGES; n++) {
-		for (i = 0; i < SB_PCP_DEPTH; i++)
+	for (n = 1; n <= SB_PCP_FAST_PAGES; n++) {
+		depth = sb_pcp_depth(n);
+		for (i = 0; i < depth; i++)
 			CHECKF(sb_pcp_push(pcp, n, blocks[n][i]),
 			       "%u-page block %u was not kept", n, i + 1);
-		CHECKF(!sb_pcp_push(pcp, n, blocks[n][SB_PCP_DEPTH]),
-		       "a fifth %u-page block was kept", n);
-		CHECK(pcp->lists[n].count == SB_PCP_DEPTH);
-		kept += SB_PCP_DEPTH * (size_t)n;
-		for (i = 0; i < SB_PCP_DEPTH; i++)
+		CHECKF(!sb_pcp_push(pcp, n, blocks[n][depth]), "%u-page block %u was kept", n,
+		       depth + 1);
+		CHECK(list_count(pcp, n) == depth);
+		kept += depth * (size_t)n;
+		for (i = 0; i < depth; i++)
 			CHECK(sb_page_state(page_of(blocks[n][i])) == SB_PAGE_BLOCK);
 	}
 	CHECK(free_pages_everywhere() == free_before);	/* none went to the buddy allocator */
 	CHECKF(cached_page_bytes() == kept * PAGE, "%zu bytes of pages cached, expected %zu",
 	       cached_page_bytes(), kept * PAGE);
 	CHECK(sb_pcp_pages(pcp) == kept);
+	CHECKF(kept == 584, "the fast lists hold %zu pages at most, not 584", kept);
 	CHECK(sb_tc_validate());
+	check_zones();
+}
+
+TEST(a_full_page_list_is_drained_by_half_its_depth_in_one_batch)
+{
+	struct sb_pcp *pcp = sb_tc_pcp();
+	void *b[9];
+	size_t free_before;
+	unsigned i;
+
+	CHECK(pcp != NULL);
+	for (i = 0; i < 9; i++)
+		CHECK((b[i] = sb_buddy_alloc(2, 1)) != NULL);
+	free_before = free_pages_everywhere();
+	for (i = 0; i < 8; i++)
+		CHECK(sb_pcp_push(pcp, 2, b[i]));
+	CHECK(sb_pcp_free(pcp, 2, b[8], "free"));
+	CHECKF(list_count(pcp, 2) == 5, "%u blocks left", list_count(pcp, 2));
+	CHECK(free_pages_everywhere() == free_before + 4 * 2);
+	/* the oldest went: b[0..3]; the list holds b[4..8] */
+	for (i = 0; i < 4; i++)
+		CHECK(sb_page_state(page_of(b[i])) != SB_PAGE_BLOCK);
+	CHECK(sb_pcp_holds(pcp, b[4]) && sb_pcp_holds(pcp, b[8]));
+	CHECK(sb_tc_validate());
+	check_zones();
+}
+
+TEST(an_empty_page_list_is_refilled_with_half_its_depth_in_one_batch)
+{
+	struct sb_pcp *pcp = sb_tc_pcp();
+	void *p;
+
+	CHECK(pcp != NULL && list_count(pcp, 3) == 0);
+	p = sb_pcp_alloc(pcp, 3);
+	CHECK(p != NULL && sb_page_state(page_of(p)) == SB_PAGE_BLOCK &&
+	      sb_page_block_pages(page_of(p)) == 3);
+	CHECKF(list_count(pcp, 3) == 3, "%u blocks kept", list_count(pcp, 3));
+	CHECK(!sb_pcp_holds(pcp, p));
+	CHECK(sb_tc_validate());
+	sb_buddy_free(p, "free");
+	check_zones();
+}
+
+TEST(big_page_blocks_are_kept_and_serve_requests_up_to_a_quarter_smaller)
+{
+	struct sb_pcp *pcp = sb_tc_pcp();
+	void *p = sb_buddy_alloc(100, 1), *q;
+
+	CHECK(pcp != NULL && p != NULL);
+	CHECK(sb_pcp_free(pcp, 100, p, "free"));
+	CHECK(sb_pcp_holds(pcp, p) && sb_pcp_pages(pcp) == 100);
+	q = sb_pcp_alloc(pcp, 70);	/* 30 pages short: more than a quarter */
+	CHECK(q != NULL && q != p);
+	sb_buddy_free(q, "free");
+	CHECK(sb_pcp_alloc(pcp, 81) == p);
+	CHECK(!sb_pcp_holds(pcp, p) && sb_pcp_pages(pcp) == 0);
+	CHECK(sb_tc_validate());
+	sb_buddy_free(p, "free");
+	check_zones();
+}
+
+TEST(the_page_lists_above_16_pages_hold_at_most_6_MiB)
+{
+	struct sb_pcp *pcp = sb_tc_pcp();
+	void *b[64];
+	unsigned i;
+
+	CHECK(pcp != NULL);
+	for (i = 0; i < 64; i++)
+		CHECK((b[i] = sb_buddy_alloc(17 + i % 48, 1)) != NULL);
+	for (i = 0; i < 64; i++)
+		sb_pcp_free(pcp, 17 + i % 48, b[i], "free");
+	CHECKF(sb_pcp_pages(pcp) <= SB_PCP_SLOW_MAX_PAGES, "%zu pages kept", sb_pcp_pages(pcp));
+	CHECK(sb_pcp_pages(pcp) > SB_PCP_SLOW_MAX_PAGES - 64);
+	CHECK(sb_tc_validate());
+	sb_tc_flush("free");
+	CHECK(sb_pcp_pages(pcp) == 0);
 	check_zones();
 }
 
@@ -922,6 +1007,7 @@ TEST(a_cached_page_block_is_found_in_any_threads_page_lists)
 
 TEST(flush_returns_the_cached_page_blocks_to_the_buddy_allocator)
 {
+	enum { SB_PCP_DEPTH = 8 };	/* the depth of the 4-page list */
 	void *blocks[SB_PCP_DEPTH];
 	struct sb_pcp *pcp = sb_tc_pcp();
 	size_t free_before;
@@ -941,7 +1027,7 @@ TEST(flush_returns_the_cached_page_blocks_to_the_buddy_allocator)
 	CHECKF(free_pages_everywhere() == free_before + 4 * SB_PCP_DEPTH,
 	       "%zd pages came back, expected %d", (ssize_t)(free_pages_everywhere() - free_before),
 	       4 * SB_PCP_DEPTH);
-	CHECK(sb_tc->pcp.lists[4].count == 0);
+	CHECK(list_count(&sb_tc->pcp, 4) == 0);
 	CHECK(cached_page_bytes() == 0);
 	for (i = 0; i < SB_PCP_DEPTH; i++)
 		CHECK(sb_page_state(page_of(blocks[i])) != SB_PAGE_BLOCK);
@@ -1237,7 +1323,12 @@ int main(int argc, char **argv)
 			magazine_capacity_doubles_up_to_256_rounds_and_no_further,
 			no_size_class_grows_its_magazines_beyond_256_rounds,
 			a_depot_lock_that_has_to_be_waited_for_counts_as_contention,
-			a_thread_keeps_up_to_four_freed_page_blocks_of_each_size_up_to_16_pages,
+			a_thread_keeps_freed_page_blocks_of_each_size_up_to_its_lists_depth,
+			a_full_page_list_is_drained_by_half_its_depth_in_one_batch)
+		TAP_APPLY(TAP_CASE,
+			an_empty_page_list_is_refilled_with_half_its_depth_in_one_batch,
+			big_page_blocks_are_kept_and_serve_requests_up_to_a_quarter_smaller,
+			the_page_lists_above_16_pages_hold_at_most_6_MiB,
 			a_cached_page_block_is_found_in_any_threads_page_lists,
 			flush_returns_the_cached_page_blocks_to_the_buddy_allocator,
 			flush_hands_the_threads_magazines_to_the_depot,
