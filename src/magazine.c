@@ -32,12 +32,18 @@ void sb_mag_free(struct sb_mag *m)
 	sb_meta_free(m, sizeof(*m) + m->cap * sizeof(void *));
 }
 
-unsigned sb_mag_fill(struct sb_mag *m, struct sb_slab_cache *c, unsigned n, const char *func)
+unsigned sb_mag_fill_for(struct sb_mag *m, struct sb_slab_cache *c, unsigned n, const char *func,
+			 const void *owner)
 {
 	SB_ASSERT(m->rounds == 0 && n > 0 && n <= m->cap);
-	m->rounds = sb_slab_alloc_batch(c, m->objs, n, func);
+	m->rounds = sb_slab_alloc_batch_for(c, m->objs, n, func, owner);
 	SB_ASSERT_FULL(sb_mag_validate(m, c));
 	return m->rounds;
+}
+
+unsigned sb_mag_fill(struct sb_mag *m, struct sb_slab_cache *c, unsigned n, const char *func)
+{
+	return sb_mag_fill_for(m, c, n, func, NULL);
 }
 
 void sb_mag_empty(struct sb_mag *m, struct sb_slab_cache *c, const char *func)

@@ -84,6 +84,9 @@ struct sb_mag *sb_mag_new(uint32_t cap);
 void sb_mag_free(struct sb_mag *m);
 /* Fill m from the slab cache c with up to n objects; returns how many. */
 unsigned sb_mag_fill(struct sb_mag *m, struct sb_slab_cache *c, unsigned n, const char *func);
+/* The same, for the thread cache owner (sb_slab_alloc_batch_for). */
+unsigned sb_mag_fill_for(struct sb_mag *m, struct sb_slab_cache *c, unsigned n, const char *func,
+			 const void *owner);
 /* Give every round of m back to the slab cache c. */
 void sb_mag_empty(struct sb_mag *m, struct sb_slab_cache *c, const char *func);
 

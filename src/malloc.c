@@ -377,39 +377,50 @@ static size_t usable_size(void *p, const char *func)
 	return block_usable(&b, p, func);
 }
 
-/* p's size-class entry if p starts an object of a size class, else NULL. */
-static inline const struct sb_class_info *small_object(const void *p)
+/* p's size-class entry if p starts an object of a size class, else NULL;
+ * its page in *pgp. */
+static inline const struct sb_class_info *small_object(const void *p, const struct sb_page **pgp)
 {
 	const struct sb_page *pg = sb_page_of(p);
 
 	if (sb_unlikely(pg == NULL || sb_page_state(pg) != SB_PAGE_SLAB))
 		return NULL;
+	*pgp = pg;
 	return sb_class_object(pg, p);
 }
 
-/* The magazine of p's class is full (or a COUNTED face's): the slow path. */
-static SB_NOINLINE void free_small_slow(const struct sb_class_info *ci, void *p, const char *func)
+/* The object is another thread's (or its magazine is full, or a COUNTED
+ * face's): the slow paths decide (sb_tc_free_other). */
+static SB_NOINLINE void free_small_slow(const struct sb_class_info *ci, void *p, const void *owner,
+					const char *func)
 {
 	if (sb_unlikely(sb_counting))
 		sb_counters_live(-(long)ci->size);
-	sb_tc_free_slow((unsigned)sb_class_of_info(ci), p, func);
+	sb_tc_free_other((unsigned)sb_class_of_info(ci), p, owner, func);
 }
 
-/* Mark p, a live object of class ci, free and push it onto this thread's
- * magazine. */
-static inline void push_object(const struct sb_class_info *ci, void *p, const char *func)
+/*
+ * Mark p, a live object of class ci on page pg, free, and push it onto
+ * this thread's magazine if its slab is this thread's; the rest goes
+ * through free_small_slow().
+ */
+static inline void push_object(const struct sb_page *pg, const struct sb_class_info *ci, void *p,
+			       const char *func)
 {
+	const void *owner = sb_slab_owner(sb_page_slab(pg));
+
 	sb_key_mark_free(p);
-	if (sb_unlikely(!sb_tc_push(sb_class_of_info(ci), p)))
-		free_small_slow(ci, p, func);
+	if (sb_unlikely(owner != sb_tc) || sb_unlikely(!sb_tc_push(sb_class_of_info(ci), p)))
+		free_small_slow(ci, p, owner, func);
 }
 
 /* p, an object of class ci, holds the free key: a double free, or data
  * that matches it (then the free goes on). */
-static SB_NOINLINE void free_suspect(const struct sb_class_info *ci, void *p, const char *func)
+static SB_NOINLINE void free_suspect(const struct sb_page *pg, const struct sb_class_info *ci,
+				     void *p, const char *func)
 {
 	sb_tc_check_suspect((unsigned)sb_class_of_info(ci), p, func);
-	push_object(ci, p, func);
+	push_object(pg, ci, p, func);
 }
 
 /*
@@ -450,10 +461,10 @@ static SB_ALWAYS_INLINE void sb_free_named(void *p, const char *func)
 		return;
 	}
 	if (sb_unlikely(sb_key_says_free(p))) {
-		free_suspect(ci, p, func);
+		free_suspect(pg, ci, p, func);
 		return;
 	}
-	push_object(ci, p, func);
+	push_object(pg, ci, p, func);
 }
 
 /* ---- The public functions --------------------------------------------- */
@@ -582,7 +593,8 @@ static SB_NOINLINE void *realloc_slow(void *p, size_t size)
 }
 
 /* Move a small object to a new one of size (0 < size <= SB_SMALL_MAX). */
-static SB_NOINLINE void *realloc_small_move(const struct sb_class_info *ci, void *p, size_t size)
+static SB_NOINLINE void *realloc_small_move(const struct sb_page *pg, const struct sb_class_info *ci,
+					    void *p, size_t size)
 {
 	void *q;
 
@@ -598,19 +610,20 @@ static SB_NOINLINE void *realloc_small_move(const struct sb_class_info *ci, void
 	if (sb_unlikely(q == NULL))
 		return NULL;
 	memcpy(q, p, size < ci->size ? size : ci->size);
-	push_object(ci, p, "realloc");
+	push_object(pg, ci, p, "realloc");
 	return q;
 }
 
 void *sb_impl_realloc(void *p, size_t size)
 {
-	const struct sb_class_info *ci = small_object(p);
+	const struct sb_page *pg;
+	const struct sb_class_info *ci = small_object(p, &pg);
 
 	if (sb_likely(ci != NULL) && sb_likely(!sb_key_says_free(p))) {
 		if (sb_likely(size <= ci->size && size >= ci->keep_min))
 			return p;
 		if (size - 1 < SB_SMALL_MAX)
-			return realloc_small_move(ci, p, size);
+			return realloc_small_move(pg, ci, p, size);
 	}
 	return realloc_slow(p, size);
 }

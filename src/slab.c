@@ -427,13 +427,28 @@ static SB_COLD void poison_verify(struct sb_slab_cache *c, struct sb_slab *s, ui
 		}
 }
 
-/* A slab with a free object: partial first, then empty, then a new one. */
-static struct sb_slab *slab_with_room(struct sb_slab_cache *c)
-{
-	struct sb_slab *s = c->lists[SB_SLAB_PARTIAL].first;
+/* Partial slabs looked at for one of the owner's before taking the first. */
+#define OWNER_SCAN 4
 
-	if (sb_likely(s != NULL))
+/*
+ * A slab with a free object: a partial one, owner's or nobody's if one of
+ * the first OWNER_SCAN is (so that a thread refills from its own slabs
+ * and the objects other threads give back come home), else the first;
+ * then an empty one, then a new one.
+ */
+static struct sb_slab *slab_with_room(struct sb_slab_cache *c, const void *owner)
+{
+	struct sb_slab *s = c->lists[SB_SLAB_PARTIAL].first, *t;
+	unsigned i;
+
+	if (sb_likely(s != NULL)) {
+		if (owner == NULL || s->owner == owner)
+			return s;
+		for (t = s->next, i = 1; t != NULL && i < OWNER_SCAN; t = t->next, i++)
+			if (t->owner == owner || t->owner == NULL)
+				return t;
 		return s;
+	}
 	s = c->lists[SB_SLAB_EMPTY].first;
 	if (s != NULL) {
 		slab_list_move(c, s, SB_SLAB_PARTIAL);
@@ -467,17 +482,25 @@ static unsigned slab_take(struct sb_slab_cache *c, struct sb_slab *s, void **out
 	return got;
 }
 
-unsigned sb_slab_alloc_batch(struct sb_slab_cache *c, void **out, unsigned n, const char *func)
+unsigned sb_slab_alloc_batch_for(struct sb_slab_cache *c, void **out, unsigned n,
+				 const char *func, const void *owner)
 {
 	struct sb_slab *s;
 	unsigned got = 0;
 
 	SB_ASSERT(n > 0);
 	pthread_mutex_lock(&c->lock);
-	while (got < n && (s = slab_with_room(c)) != NULL)
+	while (got < n && (s = slab_with_room(c, owner)) != NULL) {
+		s->owner = owner;
 		got += slab_take(c, s, out + got, n - got, func);
+	}
 	pthread_mutex_unlock(&c->lock);
 	return got;
+}
+
+unsigned sb_slab_alloc_batch(struct sb_slab_cache *c, void **out, unsigned n, const char *func)
+{
+	return sb_slab_alloc_batch_for(c, out, n, func, NULL);
 }
 
 bool sb_slab_is_object(const struct sb_slab *s, const void *p)

@@ -34,6 +34,8 @@ struct sb_track;
 struct sb_slab {
 	struct sb_slab *next, *prev;	/* on one of the cache's three lists */
 	struct sb_slab_cache *cache;
+	const void *owner;		/* the thread cache that last took objects
+					 * (an opaque token; read racily) */
 	char *mem;			/* first page */
 	char *objs;			/* first object: mem + colour */
 	uint16_t nfree;
@@ -111,6 +113,13 @@ static inline struct sb_slab_cache *sb_slab_cache_of(const struct sb_slab *s)
 	return s->cache;
 }
 
+/* The owner token of the slab: a plain read of a word written under the
+ * cache lock; a stale value only sends a free down the other path. */
+static inline const void *sb_slab_owner(const struct sb_slab *s)
+{
+	return s->owner;
+}
+
 /* Usable bytes of each object of c. */
 static inline uint32_t sb_slab_size(const struct sb_slab_cache *c)
 {
@@ -138,6 +147,10 @@ void sb_slab_cache_set_ctor(struct sb_slab_cache *c, void (*ctor)(void *, void *
  * under SBMALLOC_CHECK).
  */
 unsigned sb_slab_alloc_batch(struct sb_slab_cache *c, void **out, unsigned n, const char *func);
+/* The same for owner (a thread cache): from slabs it owns or nobody does,
+ * if one of the first partial slabs is; the slabs it takes from become its. */
+unsigned sb_slab_alloc_batch_for(struct sb_slab_cache *c, void **out, unsigned n,
+				 const char *func, const void *owner);
 /* Free n objects of cache c under one lock; aborts, naming func, on one
  * that is not an allocated object of c. */
 void sb_slab_free_batch(struct sb_slab_cache *c, void *const *objs, unsigned n, const char *func);

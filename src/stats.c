@@ -344,7 +344,7 @@ void sb_stats_dump(int fd, bool locked)
 	kv(&o, "guard_reports", gc.reports);
 	mallocs = n[SB_EV_MALLOC_MAG] + n[SB_EV_MALLOC_DEPOT] + n[SB_EV_MALLOC_SLAB] +
 		  n[SB_EV_MALLOC_PAGES] + n[SB_EV_MALLOC_BUDDY] + n[SB_EV_MALLOC_HUGE];
-	frees = n[SB_EV_FREE_MAG] + n[SB_EV_FREE_DEPOT] + n[SB_EV_FREE_SLAB] +
+	frees = n[SB_EV_FREE_MAG] + n[SB_EV_FREE_DEPOT] + n[SB_EV_FREE_SLAB] + n[SB_EV_FREE_REMOTE] +
 		n[SB_EV_FREE_PAGES] + n[SB_EV_FREE_BUDDY] + n[SB_EV_FREE_HUGE];
 	mag_ops = n[SB_EV_MALLOC_MAG] + n[SB_EV_MALLOC_DEPOT] + n[SB_EV_MALLOC_SLAB] +
 		  n[SB_EV_FREE_MAG] + n[SB_EV_FREE_DEPOT] + n[SB_EV_FREE_SLAB];
@@ -366,6 +366,7 @@ void sb_stats_dump(int fd, bool locked)
 	kv(&o, "free_magazine", n[SB_EV_FREE_MAG]);
 	kv(&o, "free_depot", n[SB_EV_FREE_DEPOT]);
 	kv(&o, "free_slab", n[SB_EV_FREE_SLAB]);
+	kv(&o, "free_remote", n[SB_EV_FREE_REMOTE]);
 	kv(&o, "free_page_cache", n[SB_EV_FREE_PAGES]);
 	kv(&o, "free_buddy", n[SB_EV_FREE_BUDDY]);
 	kv(&o, "free_huge", n[SB_EV_FREE_HUGE]);

@@ -77,7 +77,7 @@ static void point_at_sentinel(struct sb_tcache *tc)
 	unsigned i;
 
 	for (i = 0; i < SB_NR_BINS; i++)
-		tc->bins[i].loaded = tc->bins[i].prev = &sb_mag_sentinel;
+		tc->bins[i].loaded = tc->bins[i].prev = tc->remote[i] = &sb_mag_sentinel;
 }
 
 /*
@@ -161,17 +161,19 @@ struct sb_pcp *sb_tc_pcp(void)
 	return &tc->pcp;
 }
 
-/* Both magazines of bin hold objects of its cache, within capacity. */
+/* The magazines of bin hold objects of its cache, within capacity. */
 static bool bin_valid(const struct sb_tcache *tc, unsigned bin)
 {
 	const struct sb_bin *b = &tc->bins[bin];
+	const struct sb_mag *r = tc->remote[bin];
 	struct sb_depot *d = depot_of(bin);
 
 	if (d == NULL)
-		return !sb_mag_is_real(b->loaded) && !sb_mag_is_real(b->prev) ? true :
-		       sb_invalid("tcache", "magazines for a bin without a cache", bin);
+		return !sb_mag_is_real(b->loaded) && !sb_mag_is_real(b->prev) && !sb_mag_is_real(r)
+		       ? true : sb_invalid("tcache", "magazines for a bin without a cache", bin);
 	return (!sb_mag_is_real(b->loaded) || sb_mag_validate(b->loaded, sb_depot_slab(d))) &&
-	       (!sb_mag_is_real(b->prev) || sb_mag_validate(b->prev, sb_depot_slab(d)));
+	       (!sb_mag_is_real(b->prev) || sb_mag_validate(b->prev, sb_depot_slab(d))) &&
+	       (!sb_mag_is_real(r) || sb_mag_validate(r, sb_depot_slab(d)));
 }
 
 /*
@@ -230,7 +232,7 @@ void *sb_tc_alloc_slow(unsigned bin, const char *func)
 		b->loaded = m;
 	}
 	m = b->loaded;
-	if (sb_mag_fill(m, c, refill_count(c, m), func) == 0)
+	if (sb_mag_fill_for(m, c, refill_count(c, m), func, tc) == 0)
 		return NULL;
 	sb_guard_note(sb_mag_rounds(m));
 	sb_mag_pop(m, &p);
@@ -312,7 +314,8 @@ bool sb_tc_object_is_free(unsigned bin, const void *p)
 	SB_ASSERT(d != NULL);
 	pthread_mutex_lock(&tc_lock);
 	for (tc = tc_list; tc != NULL && !found; tc = tc->next)
-		found = sb_mag_holds(tc->bins[bin].loaded, p) || sb_mag_holds(tc->bins[bin].prev, p);
+		found = sb_mag_holds(tc->bins[bin].loaded, p) || sb_mag_holds(tc->bins[bin].prev, p) ||
+			sb_mag_holds(tc->remote[bin], p);
 	pthread_mutex_unlock(&tc_lock);
 	return found || sb_depot_holds(d, p) || sb_slab_object_is_free(sb_depot_slab(d), p);
 }
@@ -335,16 +338,50 @@ bool sb_tc_block_is_cached(const void *p)
 	return found;
 }
 
+/* ---- Frees of other threads' objects -------------------------------------- */
+
+void sb_tc_free_other(unsigned bin, void *p, const void *owner, const char *func)
+{
+	struct sb_tcache *tc = tc_get();
+	struct sb_depot *d = depot_of(bin);
+	struct sb_mag *m;
+
+	if (tc == NULL || owner == tc) {
+		sb_tc_free_slow(bin, p, func);
+		return;
+	}
+	sb_count(SB_EV_FREE_REMOTE, 1);
+	m = tc->remote[bin];
+	if (!sb_mag_is_real(m)) {
+		m = sb_depot_get_empty(d);
+		if (m == NULL) {
+			sb_slab_free_batch(sb_depot_slab(d), &p, 1, func);
+			return;
+		}
+		tc->remote[bin] = m;
+	}
+	if (sb_mag_is_full(m))
+		sb_mag_empty(m, sb_depot_slab(d), func);	/* home, one lock */
+	sb_mag_put(m, p);
+}
+
 /* ---- Flush, thread exit ------------------------------------------------ */
 
-/* Give one bin's magazines to its depot. */
-static void flush_bin(struct sb_bin *b, unsigned bin, const char *func)
+/* Give one bin's magazines to its depot; the remote one's objects home. */
+static void flush_bin(struct sb_tcache *tc, unsigned bin, const char *func)
 {
+	struct sb_bin *b = &tc->bins[bin];
+	struct sb_mag *r = tc->remote[bin];
+
 	if (sb_mag_is_real(b->loaded))
 		sb_depot_put(depot_of(bin), b->loaded, func);
 	if (sb_mag_is_real(b->prev))
 		sb_depot_put(depot_of(bin), b->prev, func);
-	b->loaded = b->prev = &sb_mag_sentinel;
+	if (sb_mag_is_real(r)) {
+		sb_mag_empty(r, sb_depot_slab(depot_of(bin)), func);
+		sb_depot_put(depot_of(bin), r, func);
+	}
+	b->loaded = b->prev = tc->remote[bin] = &sb_mag_sentinel;
 }
 
 static void flush(struct sb_tcache *tc, const char *func)
@@ -352,7 +389,7 @@ static void flush(struct sb_tcache *tc, const char *func)
 	unsigned i;
 
 	for (i = 0; i < SB_NR_BINS; i++)
-		flush_bin(&tc->bins[i], i, func);
+		flush_bin(tc, i, func);
 	sb_pcp_drain(&tc->pcp, func);
 }
 
@@ -372,7 +409,7 @@ void sb_tc_drain(unsigned bin, const char *func)
 
 	pthread_mutex_lock(&tc_lock);
 	for (tc = tc_list; tc != NULL; tc = tc->next)
-		flush_bin(&tc->bins[bin], bin, func);
+		flush_bin(tc, bin, func);
 	pthread_mutex_unlock(&tc_lock);
 }
 
@@ -425,7 +462,8 @@ void sb_tc_counters(struct sb_tc_counters *out)
 	for (tc = tc_list; tc != NULL; tc = tc->next) {
 		threads++;
 		for (i = 0; i < SB_NR_BINS; i++) {
-			uint32_t r = sb_mag_rounds(tc->bins[i].loaded) + sb_mag_rounds(tc->bins[i].prev);
+			uint32_t r = sb_mag_rounds(tc->bins[i].loaded) + sb_mag_rounds(tc->bins[i].prev) +
+				     sb_mag_rounds(tc->remote[i]);
 
 			if (r != 0)
 				objs += (size_t)r * sb_slab_size(sb_depot_slab(depot_of(i)));

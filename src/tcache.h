@@ -34,6 +34,7 @@ enum sb_tc_state { SB_TC_EMPTY, SB_TC_LIVE, SB_TC_DEAD, SB_TC_COUNTED };
 
 struct sb_tcache {
 	struct sb_bin bins[SB_NR_BINS];
+	struct sb_mag *remote[SB_NR_BINS];	/* objects of other threads' slabs */
 	struct sb_pcp pcp;
 	enum sb_tc_state state;
 	struct sb_tcache *real;		/* COUNTED: the thread's LIVE cache */
@@ -85,6 +86,17 @@ struct sb_pcp *sb_tc_pcp(void);
  * no memory (errno is the caller's to set). */
 void *sb_tc_alloc_slow(unsigned bin, const char *func);
 void sb_tc_free_slow(unsigned bin, void *p, const char *func);
+
+/*
+ * Whose slab an object is on decides where its free goes: the fast paths
+ * push onto the thread's magazine only when the slab's owner (slab.h) is
+ * sb_tc; anything else comes here, which pushes it onto the magazine after
+ * all if the owner is the thread's own cache behind a COUNTED face, and
+ * otherwise collects it in the thread's remote magazine of the bin, whose
+ * objects go back to their slabs a magazine at a time: objects come home
+ * instead of being reused next to another thread's (tcache.c).
+ */
+void sb_tc_free_other(unsigned bin, void *p, const void *owner, const char *func);
 
 /* Is p (an object of bin) free: in a thread's magazine, the depot or its
  * slab?  Is the block p in a thread's page lists?  (The free key's check.) */

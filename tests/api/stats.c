@@ -79,7 +79,7 @@ static const char *const summary_keys[] = {
 	"huge_page_share_pct", "hugetlb_regions", "thp_regions", "huge_blocks",
 	"huge_blocks_bytes", "magazine_hit_pct", "depot_exchanges",
 	"malloc", "malloc_magazine", "malloc_depot", "malloc_slab", "malloc_page_cache",
-	"malloc_buddy", "malloc_huge", "free", "free_magazine", "free_depot", "free_slab",
+	"malloc_buddy", "malloc_huge", "free", "free_magazine", "free_depot", "free_slab", "free_remote",
 	"free_page_cache", "free_buddy", "free_huge", "realloc", "calloc",
 };
 
@@ -492,7 +492,7 @@ static void check_sums(const struct dump *d)
 	      num(d, "malloc_slab") + num(d, "malloc_page_cache") + num(d, "malloc_buddy") +
 	      num(d, "malloc_huge"));
 	CHECK(num(d, "free") == num(d, "free_magazine") + num(d, "free_depot") +
-	      num(d, "free_slab") + num(d, "free_page_cache") + num(d, "free_buddy") +
+	      num(d, "free_slab") + num(d, "free_remote") + num(d, "free_page_cache") + num(d, "free_buddy") +
 	      num(d, "free_huge"));
 	CHECK(num(d, "handed_out_bytes") >= num(d, "requested_bytes"));
 }
