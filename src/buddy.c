@@ -329,6 +329,7 @@ static void mark_allocated(struct sb_zone *z, uint32_t idx, uint32_t n)
 	uint32_t i;
 
 	z->pages[idx].npages = n;
+	z->pages[idx].owner = NULL;
 	for (i = 1; i < n; i++)
 		z->pages[idx + i].state = SB_PAGE_TAIL;
 	__atomic_store_n(&z->pages[idx].state, SB_PAGE_BLOCK, __ATOMIC_RELEASE);

@@ -45,6 +45,7 @@ struct sb_page {
 			uint32_t next, prev;	/* FREE: free list, page indices */
 		} link;
 		struct sb_slab *slab;		/* SLAB, every page of the slab */
+		const void *owner;		/* BLOCK: the thread cache that took it */
 	};
 };
 
@@ -121,6 +122,19 @@ static inline enum sb_ptr_kind sb_page_classify(const struct sb_page *pg, const 
 static inline uint32_t sb_page_block_pages(const struct sb_page *pg)
 {
 	return pg->npages;
+}
+
+/* The owner token of the allocated block whose head is pg, and setting
+ * it: the thread that allocated the block does, before handing it out
+ * (the block is its alone then); read racily by the thread that frees it. */
+static inline const void *sb_page_block_owner(const struct sb_page *pg)
+{
+	return pg->owner;
+}
+
+static inline void sb_page_set_block_owner(struct sb_page *pg, const void *owner)
+{
+	pg->owner = owner;
 }
 
 /* The slab and bin of a SLAB page. */

@@ -344,7 +344,13 @@ static SB_NOINLINE void free_slow(void *p, const char *func)
 		if (sb_unlikely(sb_key_says_free(p)) && sb_tc_block_is_cached(p))
 			sb_fatal_pointer(func, "double free", p);
 		n = sb_page_block_pages(b.page);
-		if ((pcp = sb_tc_pcp()) != NULL) {
+		if ((pcp = sb_tc_pcp()) != NULL && sb_page_block_owner(b.page) != pcp) {
+			sb_count(SB_EV_FREE_BUDDY, 1);
+			sb_key_mark_free(p);
+			sb_pcp_free_remote(pcp, p, func);	/* home, in batches */
+			return;
+		}
+		if (pcp != NULL) {
 			if (n <= SB_PCP_FAST_PAGES && sb_pcp_push(pcp, n, p)) {
 				sb_count(SB_EV_FREE_PAGES, 1);
 				sb_key_mark_free(p);
@@ -408,10 +414,16 @@ static inline void push_object(const struct sb_page *pg, const struct sb_class_i
 			       const char *func)
 {
 	const void *owner = sb_slab_owner(sb_page_slab(pg));
+	size_t bin = sb_page_bin(pg);	/* == sb_class_of_info(ci), as the compiler sees it */
 
 	sb_key_mark_free(p);
-	if (sb_unlikely(owner != sb_tc) || sb_unlikely(!sb_tc_push(sb_class_of_info(ci), p)))
-		free_small_slow(ci, p, owner, func);
+	if (sb_likely(owner == sb_tc)) {
+		if (sb_likely(sb_tc_push(bin, p)))
+			return;
+	} else if (sb_tc_push_remote(bin, p)) {
+		return;
+	}
+	free_small_slow(ci, p, owner, func);
 }
 
 /* p, an object of class ci, holds the free key: a double free, or data
@@ -435,7 +447,7 @@ static SB_NOINLINE void free_page(struct sb_page *pg, void *p, const char *func)
 
 	if (sb_page_state(pg) == SB_PAGE_BLOCK && n <= SB_PCP_FAST_PAGES &&
 	    ((uintptr_t)p & (SB_PAGE_SIZE - 1)) == 0 && (pcp = sb_tc_pcp_live()) != NULL &&
-	    !sb_key_says_free(p) && sb_pcp_push(pcp, n, p)) {
+	    sb_page_block_owner(pg) == pcp && !sb_key_says_free(p) && sb_pcp_push(pcp, n, p)) {
 		sb_key_mark_free(p);
 		return;
 	}

@@ -100,6 +100,8 @@ void *sb_pcp_alloc(struct sb_pcp *pcp, size_t npages)
 		got = sb_buddy_alloc_batch(npages, batch, sb_pcp_depth(npages) / 2);
 		if (got == 0)
 			return NULL;
+		for (i = 0; i < got; i++)
+			sb_page_set_block_owner(sb_page_of(batch[i]), pcp);
 		/* Keep the rest for the next allocations. */
 		if (npages > SB_PCP_FAST_PAGES)
 			make_room(pcp, (uint32_t)(npages * (got - 1)), "malloc");
@@ -113,8 +115,12 @@ void *sb_pcp_alloc(struct sb_pcp *pcp, size_t npages)
 		if (pcp->big[i].npages >= npages && pcp->big[i].npages - npages <= npages / 4 &&
 		    (best == SB_PCP_BIG || pcp->big[i].npages < pcp->big[best].npages))
 			best = i;
-	if (best == SB_PCP_BIG)
-		return sb_buddy_alloc(npages, 1);
+	if (best == SB_PCP_BIG) {
+		p = sb_buddy_alloc(npages, 1);
+		if (p != NULL)
+			sb_page_set_block_owner(sb_page_of(p), pcp);
+		return p;
+	}
 	p = pcp->big[best].block;
 	pcp->slow_pages -= pcp->big[best].npages;
 	for (i = best; i + 1 < pcp->nbig; i++)
@@ -152,10 +158,22 @@ bool sb_pcp_free(struct sb_pcp *pcp, uint32_t npages, void *p, const char *func)
 	return true;
 }
 
+void sb_pcp_free_remote(struct sb_pcp *pcp, void *p, const char *func)
+{
+	pcp->remote[pcp->nremote++] = p;
+	if (pcp->nremote == SB_PCP_REMOTE) {
+		sb_buddy_free_batch(pcp->remote, SB_PCP_REMOTE, func);
+		pcp->nremote = 0;
+	}
+}
+
 void sb_pcp_drain(struct sb_pcp *pcp, const char *func)
 {
 	size_t n;
 
+	if (pcp->nremote != 0)
+		sb_buddy_free_batch(pcp->remote, pcp->nremote, func);
+	pcp->nremote = 0;
 	for (n = 1; n <= SB_PCP_MAX_PAGES; n++) {
 		if (count_of(pcp, n) != 0)
 			sb_buddy_free_batch(&pcp->slots[pcp->base[n]], count_of(pcp, n), func);
@@ -181,13 +199,20 @@ bool sb_pcp_holds(const struct sb_pcp *pcp, const void *p)
 	for (i = 0; i < c && i < SB_PCP_BIG; i++)
 		if (sb_read_once(pcp->big[i].block) == p)
 			return true;
+	c = sb_read_once(pcp->nremote);
+	for (i = 0; i < c && i < SB_PCP_REMOTE; i++)
+		if (sb_read_once(pcp->remote[i]) == p)
+			return true;
 	return false;
 }
 
 size_t sb_pcp_pages(const struct sb_pcp *pcp)
 {
 	size_t n, pages = sb_read_once(pcp->slow_pages);
+	unsigned i, c = sb_read_once(pcp->nremote);
 
+	for (i = 0; i < c && i < SB_PCP_REMOTE; i++)
+		pages += sb_page_block_pages(sb_page_of(sb_read_once(pcp->remote[i])));
 	for (n = 1; n <= SB_PCP_FAST_PAGES; n++)
 		pages += count_of(pcp, n) * n;
 	return pages;
@@ -226,6 +251,15 @@ bool sb_pcp_validate(const struct sb_pcp *pcp)
 			return sb_invalid("pcp", "not an allocated big block of its size",
 					  (uintptr_t)pcp->big[i].block);
 		slow += pcp->big[i].npages;
+	}
+	if (pcp->nremote >= SB_PCP_REMOTE)
+		return sb_invalid("pcp", "remote blocks beyond the buffer", pcp->nremote);
+	for (i = 0; i < pcp->nremote; i++) {
+		const struct sb_page *pg = sb_page_of(pcp->remote[i]);
+
+		if (pg == NULL || sb_page_classify(pg, pcp->remote[i]) != SB_PTR_BLOCK)
+			return sb_invalid("pcp", "remote block not an allocated block",
+					  (uintptr_t)pcp->remote[i]);
 	}
 	if (slow != pcp->slow_pages || slow > SB_PCP_SLOW_MAX_PAGES)
 		return sb_invalid("pcp", "page count of the slow lists wrong", pcp->slow_pages);

@@ -11,6 +11,11 @@
  * inline fast paths use; their depths bound what they hold (2.3 MiB); the
  * others and the big blocks are counted and held to SB_PCP_SLOW_MAX_PAGES.
  *
+ * A block belongs to the lists it was refilled into (its page descriptor
+ * names them, sb_page_block_owner): the lists take back only their own
+ * blocks; another thread's go back to the buddy allocator in batches
+ * (sb_pcp_free_remote), where their owner's next refill finds them.
+ *
  * A cached block stays BLOCK in its page descriptor and holds the free key
  * (key.h), which sends a second free of it to the check of every thread's
  * lists (tcache.c).  The lists are embedded in the thread's cache
@@ -29,7 +34,8 @@
 #define SB_PCP_FAST_PAGES 16		/* lists the inline paths use */
 #define SB_PCP_SLOTS 176		/* the depths of pcp.c: 4 x 8 + 12 x 4 + 48 x 2 */
 #define SB_PCP_BIG 4			/* blocks of 65..1024 pages */
-#define SB_PCP_SLOW_MAX_PAGES 1536	/* 6 MiB in lists above 16 pages and big blocks */
+#define SB_PCP_SLOW_MAX_PAGES 1024	/* 4 MiB in lists above 16 pages and big blocks */
+#define SB_PCP_REMOTE 8			/* other threads' blocks, before they go back */
 
 struct sb_pcp_big {
 	void *block;
@@ -46,7 +52,8 @@ struct sb_pcp {
 	uint16_t base[SB_PCP_MAX_PAGES + 1];
 	uint16_t limit[SB_PCP_MAX_PAGES + 1];
 	uint32_t slow_pages;			/* held above the fast lists */
-	uint8_t nbig;
+	uint8_t nbig, nremote;
+	void *remote[SB_PCP_REMOTE];		/* freed here, owned by other threads */
 	struct sb_pcp_big big[SB_PCP_BIG];
 	void *slots[SB_PCP_SLOTS];
 };
@@ -91,6 +98,12 @@ static inline bool sb_pcp_push(struct sb_pcp *pcp, uint32_t npages, void *p)
  */
 void *sb_pcp_alloc(struct sb_pcp *pcp, size_t npages);
 bool sb_pcp_free(struct sb_pcp *pcp, uint32_t npages, void *p, const char *func);
+
+/* p was allocated by another thread: collect it, and give the blocks
+ * collected back to the buddy allocator a batch at a time, so that they go
+ * home (the owner's next refill finds them) instead of into this thread's
+ * lists, where the owner cannot reach them. */
+void sb_pcp_free_remote(struct sb_pcp *pcp, void *p, const char *func);
 
 /* Is p one of the cached blocks? */
 bool sb_pcp_holds(const struct sb_pcp *pcp, const void *p);

@@ -19,8 +19,9 @@
 extern uint8_t sb_class_lookup[SB_CLASS_LOOKUP_MAX / 16 + 1];
 
 /*
- * What the free and realloc fast paths need of a bin, 16 bytes, derived
- * from the slab geometry of its class.  Indexed by a SLAB page's bin:
+ * What the free and realloc fast paths need of a bin, derived from the slab
+ * geometry of its class; 32 bytes, as a thread's struct sb_bin is
+ * (tcache.h), so that one scaled index reaches both.  Indexed by a SLAB page's bin:
  * entries past the size classes (dedicated caches, SB_NO_BIN) have span 0,
  * so the free fast path sends them to the slow path without a test of its
  * own.
@@ -30,6 +31,7 @@ struct sb_class_info {
 	uint32_t span;			/* objs_per_slab * size */
 	uint32_t recip;			/* 2^32 / size + 1 */
 	uint32_t keep_min;		/* realloc keeps the object for keep_min..size */
+	uint32_t unused[4];
 };
 extern struct sb_class_info sb_class_info[256];
 

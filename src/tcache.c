@@ -45,7 +45,8 @@
 
 #include <pthread.h>
 
-#define SENTINEL_BINS { [0 ... SB_NR_BINS - 1] = { &sb_mag_sentinel, &sb_mag_sentinel } }
+#define SENTINEL_BINS \
+	{ [0 ... SB_NR_BINS - 1] = { &sb_mag_sentinel, &sb_mag_sentinel, &sb_mag_sentinel, NULL } }
 static struct sb_tcache tc_empty_sentinel = { .bins = SENTINEL_BINS, .state = SB_TC_EMPTY };
 static struct sb_tcache tc_dead_sentinel = { .bins = SENTINEL_BINS, .state = SB_TC_DEAD };
 __thread struct sb_tcache *sb_tc __attribute__((tls_model("initial-exec"))) = &tc_empty_sentinel;
@@ -77,7 +78,7 @@ static void point_at_sentinel(struct sb_tcache *tc)
 	unsigned i;
 
 	for (i = 0; i < SB_NR_BINS; i++)
-		tc->bins[i].loaded = tc->bins[i].prev = tc->remote[i] = &sb_mag_sentinel;
+		tc->bins[i].loaded = tc->bins[i].prev = tc->bins[i].remote = &sb_mag_sentinel;
 }
 
 /*
@@ -165,7 +166,7 @@ struct sb_pcp *sb_tc_pcp(void)
 static bool bin_valid(const struct sb_tcache *tc, unsigned bin)
 {
 	const struct sb_bin *b = &tc->bins[bin];
-	const struct sb_mag *r = tc->remote[bin];
+	const struct sb_mag *r = tc->bins[bin].remote;
 	struct sb_depot *d = depot_of(bin);
 
 	if (d == NULL)
@@ -315,7 +316,7 @@ bool sb_tc_object_is_free(unsigned bin, const void *p)
 	pthread_mutex_lock(&tc_lock);
 	for (tc = tc_list; tc != NULL && !found; tc = tc->next)
 		found = sb_mag_holds(tc->bins[bin].loaded, p) || sb_mag_holds(tc->bins[bin].prev, p) ||
-			sb_mag_holds(tc->remote[bin], p);
+			sb_mag_holds(tc->bins[bin].remote, p);
 	pthread_mutex_unlock(&tc_lock);
 	return found || sb_depot_holds(d, p) || sb_slab_object_is_free(sb_depot_slab(d), p);
 }
@@ -350,18 +351,26 @@ void sb_tc_free_other(unsigned bin, void *p, const void *owner, const char *func
 		sb_tc_free_slow(bin, p, func);
 		return;
 	}
-	sb_count(SB_EV_FREE_REMOTE, 1);
-	m = tc->remote[bin];
+	sb_count(SB_EV_FREE_REMOTE, 1);	/* counting mode: every such free is here */
+	m = tc->bins[bin].remote;
 	if (!sb_mag_is_real(m)) {
 		m = sb_depot_get_empty(d);
 		if (m == NULL) {
 			sb_slab_free_batch(sb_depot_slab(d), &p, 1, func);
 			return;
 		}
-		tc->remote[bin] = m;
+		tc->bins[bin].remote = m;
 	}
-	if (sb_mag_is_full(m))
-		sb_mag_empty(m, sb_depot_slab(d), func);	/* home, one lock */
+	if (sb_mag_is_full(m)) {
+		/* To the depot, whole: threads that refill take it, and beyond
+		 * the depot's bound its objects go back to their slabs. */
+		m = sb_depot_exchange(d, m, true, func);
+		tc->bins[bin].remote = m != NULL ? m : &sb_mag_sentinel;
+		if (m == NULL) {
+			sb_slab_free_batch(sb_depot_slab(d), &p, 1, func);
+			return;
+		}
+	}
 	sb_mag_put(m, p);
 }
 
@@ -371,7 +380,7 @@ void sb_tc_free_other(unsigned bin, void *p, const void *owner, const char *func
 static void flush_bin(struct sb_tcache *tc, unsigned bin, const char *func)
 {
 	struct sb_bin *b = &tc->bins[bin];
-	struct sb_mag *r = tc->remote[bin];
+	struct sb_mag *r = tc->bins[bin].remote;
 
 	if (sb_mag_is_real(b->loaded))
 		sb_depot_put(depot_of(bin), b->loaded, func);
@@ -381,7 +390,7 @@ static void flush_bin(struct sb_tcache *tc, unsigned bin, const char *func)
 		sb_mag_empty(r, sb_depot_slab(depot_of(bin)), func);
 		sb_depot_put(depot_of(bin), r, func);
 	}
-	b->loaded = b->prev = tc->remote[bin] = &sb_mag_sentinel;
+	b->loaded = b->prev = b->remote = &sb_mag_sentinel;
 }
 
 static void flush(struct sb_tcache *tc, const char *func)
@@ -463,7 +472,7 @@ void sb_tc_counters(struct sb_tc_counters *out)
 		threads++;
 		for (i = 0; i < SB_NR_BINS; i++) {
 			uint32_t r = sb_mag_rounds(tc->bins[i].loaded) + sb_mag_rounds(tc->bins[i].prev) +
-				     sb_mag_rounds(tc->remote[i]);
+				     sb_mag_rounds(tc->bins[i].remote);
 
 			if (r != 0)
 				objs += (size_t)r * sb_slab_size(sb_depot_slab(depot_of(i)));

@@ -17,10 +17,17 @@
 
 struct sb_depot;
 
-/* A thread's two magazines for one bin, as in Bonwick and Adams (2001). */
+/*
+ * A thread's two magazines for one bin, as in Bonwick and Adams (2001),
+ * and the remote magazine for objects of other threads' slabs.  32 bytes,
+ * as the free path's class table entries are (sizeclass.h): one scaled
+ * index reaches both.
+ */
 struct sb_bin {
 	struct sb_mag *loaded;
 	struct sb_mag *prev;
+	struct sb_mag *remote;
+	void *unused;
 };
 
 /*
@@ -34,7 +41,6 @@ enum sb_tc_state { SB_TC_EMPTY, SB_TC_LIVE, SB_TC_DEAD, SB_TC_COUNTED };
 
 struct sb_tcache {
 	struct sb_bin bins[SB_NR_BINS];
-	struct sb_mag *remote[SB_NR_BINS];	/* objects of other threads' slabs */
 	struct sb_pcp pcp;
 	enum sb_tc_state state;
 	struct sb_tcache *real;		/* COUNTED: the thread's LIVE cache */
@@ -62,6 +68,13 @@ static inline bool sb_tc_pop(size_t bin, void **out)
 static inline bool sb_tc_push(size_t bin, void *p)
 {
 	return sb_mag_push(sb_tc->bins[bin].loaded, p);
+}
+
+/* The fast path of a free of another thread's object: a push onto the
+ * remote magazine of bin (sb_tc_free_other); false when it is full. */
+static inline bool sb_tc_push_remote(size_t bin, void *p)
+{
+	return sb_mag_push(sb_tc->bins[bin].remote, p);
 }
 
 /* The page lists of the fast paths: the thread's, or a COUNTED face's
@@ -92,9 +105,9 @@ void sb_tc_free_slow(unsigned bin, void *p, const char *func);
  * push onto the thread's magazine only when the slab's owner (slab.h) is
  * sb_tc; anything else comes here, which pushes it onto the magazine after
  * all if the owner is the thread's own cache behind a COUNTED face, and
- * otherwise collects it in the thread's remote magazine of the bin, whose
- * objects go back to their slabs a magazine at a time: objects come home
- * instead of being reused next to another thread's (tcache.c).
+ * otherwise collects it in the thread's remote magazine of the bin, which
+ * goes to the depot when full: the freeing thread does not reuse objects
+ * that share cache lines with another thread's (tcache.c).
  */
 void sb_tc_free_other(unsigned bin, void *p, const void *owner, const char *func);
 
