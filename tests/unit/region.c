@@ -584,16 +584,19 @@ TEST(a_freed_huge_block_serves_the_next_allocation_of_a_near_size_with_its_pages
 	base = sb_huge_base(h);
 	memset(base, 7, 12 * MiB);
 	sb_huge_free(h);
-	g = sb_huge_alloc(11 * MiB, 0, false);
+	/* Smaller: the same block, kept whole (the slack is within budget),
+	 * every page still resident. */
+	g = sb_huge_alloc(5 * MiB, 0, false);
 	CHECK(g == h && sb_huge_base(g) == base && sb_huge_is_live(g));
-	/* Within a quarter: kept as it was, every page still resident. */
 	CHECK(sb_huge_size(g) == 12 * MiB);
 	CHECK(sb_os_resident(base, 12 * MiB) == 12 * MiB);
 	CHECK(base[0] == 7 && base[11 * MiB] == 7);
 	sb_huge_counters(&hc, true);
 	CHECK(hc.reused == 1 && hc.count == 1 && hc.cached_count == 0);
 	sb_huge_free(g);
-	/* Much smaller: the same mapping, the tail given back. */
+	/* Beyond the slack budget (8 x dirty_max = 4 MiB): shrunk, the tail
+	 * given back. */
+	sb_config_set_dirty_max(512 << 10);
 	g = sb_huge_alloc(5 * MiB, 0, false);
 	CHECK(g == h && sb_huge_size(g) == 5 * MiB);
 	CHECK(dies_of(SIGSEGV, touch_byte, base + 6 * MiB));
