@@ -16,6 +16,7 @@
 #include "registry.h"
 
 #include <pthread.h>
+#include <stddef.h>
 
 #pragma GCC visibility push(hidden)
 
@@ -51,10 +52,17 @@ struct sb_page {
 
 #define SB_NO_PAGE UINT32_MAX
 
-/* A region with its free lists and page descriptors. */
+_Static_assert(sizeof(struct sb_page) == 16, "sb_page_of scales a page index by 16");
+
+/*
+ * A region with its free lists and page descriptors.  The descriptors come
+ * first, so that the free path reaches a page from the region pointer the
+ * registry holds with one scaled index and a constant displacement.
+ */
 struct sb_zone {
-	struct sb_region region;	/* first: the registry points here */
-	pthread_mutex_t lock;		/* the zone lock: everything below */
+	struct sb_page pages[SB_REGION_PAGES];
+	struct sb_region region;	/* the registry points here */
+	pthread_mutex_t lock;		/* the zone lock: everything else */
 	uint32_t free_mask;		/* bit k: free_head[k] is not empty (read racily) */
 	uint32_t free_head[SB_NR_ORDERS];
 	size_t nr_free[SB_NR_ORDERS];	/* free blocks per order */
@@ -63,12 +71,11 @@ struct sb_zone {
 	size_t purgeable_pages;		/* dirty pages in blocks >= purge_order */
 	unsigned purge_order;		/* smallest order worth an madvise */
 	uint8_t purge_epoch;		/* last epoch an age-based purge ran here */
-	struct sb_page pages[SB_REGION_PAGES];
 };
 
 static inline struct sb_zone *sb_zone_of_region(struct sb_region *r)
 {
-	return (struct sb_zone *)r;
+	return (struct sb_zone *)((char *)r - offsetof(struct sb_zone, region));
 }
 
 /*
@@ -82,7 +89,10 @@ static inline struct sb_page *sb_page_of(const void *p)
 
 	if (sb_unlikely(r == NULL))
 		return NULL;
-	return &sb_zone_of_region(r)->pages[((uintptr_t)p & SB_REGION_MASK) >> SB_PAGE_SHIFT];
+	/* (p >> 12) * 16, masked to the region: one shift and one mask. */
+	return (struct sb_page *)((char *)sb_zone_of_region(r) +
+				  (((uintptr_t)p >> (SB_PAGE_SHIFT - 4)) &
+				   ((SB_REGION_PAGES - 1) * sizeof(struct sb_page))));
 }
 
 /*

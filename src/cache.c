@@ -92,6 +92,10 @@ void sb_caches_init(void)
 		memcpy(name, "malloc-", 7);
 		sb_fmt_u64(name + 7, sizeof(name) - 7, sb_class_size(i));
 		cache_setup(&size_caches[i], name, sb_class_size(i), 0, i);
+		/* SBMALLOC_CHECK: every free through the slow paths, where red
+		 * zones and tracks are checked. */
+		if (!sb_config.check)
+			sb_slab_cache_set_fast_free(&size_caches[i].slab);
 		cache_publish(&size_caches[i]);
 	}
 }

@@ -202,7 +202,7 @@ static SB_ALWAYS_INLINE void *sb_alloc_with(size_t size, void *(*miss)(size_t))
 	void *p;
 
 	if (sb_likely(size <= SB_SMALL_MAX) &&
-	    sb_likely(sb_tc_pop(sb_class_lookup[(size + 15) >> 4], &p))) {
+	    sb_likely(sb_tc_pop_at(sb_class_lookup[(size + 15) >> 4], &p))) {
 		sb_key_mark_live(p);
 		return p;
 	}
@@ -397,42 +397,40 @@ static inline const struct sb_class_info *small_object(const void *p, const stru
 
 /* The object is another thread's (or its magazine is full, or a COUNTED
  * face's): the slow paths decide (sb_tc_free_other). */
-static SB_NOINLINE void free_small_slow(const struct sb_class_info *ci, void *p, const void *owner,
+static SB_NOINLINE void free_small_slow(const struct sb_slab *s, void *p, const void *owner,
 					const char *func)
 {
 	if (sb_unlikely(sb_counting))
-		sb_counters_live(-(long)ci->size);
-	sb_tc_free_other((unsigned)sb_class_of_info(ci), p, owner, func);
+		sb_counters_live(-(long)sb_slab_size(sb_slab_cache_of(s)));
+	sb_tc_free_other((unsigned)(sb_slab_bin_off(s) >> SB_BIN_SHIFT), p, owner, func);
 }
 
 /*
- * Mark p, a live object of class ci on page pg, free, and push it onto
- * this thread's magazine if its slab is this thread's; the rest goes
- * through free_small_slow().
+ * Mark p, a live object of slab s, free, and push it onto this
+ * thread's magazine if its slab is this thread's, else onto its remote
+ * magazine; the rest goes through free_small_slow().
  */
-static inline void push_object(const struct sb_page *pg, const struct sb_class_info *ci, void *p,
-			       const char *func)
+static inline void push_object(const struct sb_slab *s, void *p, const char *func)
 {
-	const void *owner = sb_slab_owner(sb_page_slab(pg));
-	size_t bin = sb_page_bin(pg);	/* == sb_class_of_info(ci), as the compiler sees it */
+	const void *owner = sb_slab_owner(s);
+	size_t off = sb_slab_bin_off(s);
 
 	sb_key_mark_free(p);
 	if (sb_likely(owner == sb_tc)) {
-		if (sb_likely(sb_tc_push(bin, p)))
+		if (sb_likely(sb_tc_push_at(off, p)))
 			return;
-	} else if (sb_tc_push_remote(bin, p)) {
+	} else if (sb_tc_push_remote_at(off, p)) {
 		return;
 	}
-	free_small_slow(ci, p, owner, func);
+	free_small_slow(s, p, owner, func);
 }
 
-/* p, an object of class ci, holds the free key: a double free, or data
- * that matches it (then the free goes on). */
-static SB_NOINLINE void free_suspect(const struct sb_page *pg, const struct sb_class_info *ci,
-				     void *p, const char *func)
+/* p, an object of slab s, holds the free key: a double free, or
+ * data that matches it (then the free goes on). */
+static SB_NOINLINE void free_suspect(const struct sb_slab *s, void *p, const char *func)
 {
-	sb_tc_check_suspect((unsigned)sb_class_of_info(ci), p, func);
-	push_object(pg, ci, p, func);
+	sb_tc_check_suspect((unsigned)(sb_slab_bin_off(s) >> SB_BIN_SHIFT), p, func);
+	push_object(s, p, func);
 }
 
 /*
@@ -456,8 +454,8 @@ static SB_NOINLINE void free_page(struct sb_page *pg, void *p, const char *func)
 
 static SB_ALWAYS_INLINE void sb_free_named(void *p, const char *func)
 {
-	const struct sb_class_info *ci;
 	struct sb_page *pg = sb_page_of(p);
+	const struct sb_slab *s;
 
 	if (sb_unlikely(pg == NULL)) {
 		free_slow(p, func);
@@ -467,16 +465,16 @@ static SB_ALWAYS_INLINE void sb_free_named(void *p, const char *func)
 		free_page(pg, p, func);
 		return;
 	}
-	ci = sb_class_object(pg, p);
-	if (sb_unlikely(ci == NULL)) {
+	s = sb_page_slab(pg);
+	if (sb_unlikely(!sb_slab_fast_object(s, p))) {
 		free_slow(p, func);
 		return;
 	}
 	if (sb_unlikely(sb_key_says_free(p))) {
-		free_suspect(pg, ci, p, func);
+		free_suspect(s, p, func);
 		return;
 	}
-	push_object(pg, ci, p, func);
+	push_object(s, p, func);
 }
 
 /* ---- The public functions --------------------------------------------- */
@@ -622,7 +620,7 @@ static SB_NOINLINE void *realloc_small_move(const struct sb_page *pg, const stru
 	if (sb_unlikely(q == NULL))
 		return NULL;
 	memcpy(q, p, size < ci->size ? size : ci->size);
-	push_object(pg, ci, p, "realloc");
+	push_object(sb_page_slab(pg), p, "realloc");
 	return q;
 }
 

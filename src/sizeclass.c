@@ -9,7 +9,7 @@
  * by the buddy allocator, where rounding wastes less than 4 KiB, again
  * under 25%.
  *
- * Every size maps to its class through a 1 KiB table indexed by
+ * Every size maps to its class through a 2 KiB table indexed by
  * (size + 15) / 16, filled once at bring-up from the position of the
  * size's top bit.  The class table for the free path (sb_class_info) is
  * derived here from the same slab geometry the class's cache uses
@@ -20,7 +20,7 @@
 #include "sizeclass.h"
 #include "config.h"
 
-uint8_t sb_class_lookup[SB_CLASS_LOOKUP_MAX / 16 + 1];
+uint16_t sb_class_lookup[SB_CLASS_LOOKUP_MAX / 16 + 1];
 struct sb_class_info sb_class_info[256];
 static uint32_t class_align[SB_NR_CLASSES];
 static uint32_t class_size[SB_NR_CLASSES];
@@ -62,7 +62,8 @@ void sb_sizeclass_init(void)
 			set_class(n++, ((size_t)1 << k) + i * ((size_t)1 << (k - 2)));
 	SB_ASSERT(n == SB_NR_CLASSES);
 	for (i = 0; i <= SB_CLASS_LOOKUP_MAX / 16; i++)
-		sb_class_lookup[i] = (uint8_t)sb_size_class_slow(i ? (size_t)i * 16 : 1);
+		sb_class_lookup[i] = (uint16_t)(sb_size_class_slow(i ? (size_t)i * 16 : 1)
+						<< SB_BIN_SHIFT);
 }
 
 void sb_sizeclass_count_reallocs(void)

@@ -16,7 +16,9 @@
 
 #define SB_CLASS_LOOKUP_MAX SB_SMALL_MAX
 
-extern uint8_t sb_class_lookup[SB_CLASS_LOOKUP_MAX / 16 + 1];
+/* (size + 15) / 16 -> the class's bin << SB_BIN_SHIFT: the malloc fast
+ * path's offset into a thread's bins. */
+extern uint16_t sb_class_lookup[SB_CLASS_LOOKUP_MAX / 16 + 1];
 
 /*
  * What the free and realloc fast paths need of a bin, derived from the slab
@@ -44,7 +46,7 @@ void sb_sizeclass_count_reallocs(void);
 /* The class serving size (size <= SB_SMALL_MAX). */
 static inline unsigned sb_size_class(size_t size)
 {
-	return sb_class_lookup[(size + 15) >> 4];
+	return sb_class_lookup[(size + 15) >> 4] >> SB_BIN_SHIFT;
 }
 
 /* The size of class cls: what its objects hold (without a red zone). */

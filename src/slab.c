@@ -166,6 +166,11 @@ void sb_slab_cache_init(struct sb_slab_cache *c, const char *name, size_t size, 
 	c->bin = (uint8_t)bin;
 }
 
+void sb_slab_cache_set_fast_free(struct sb_slab_cache *c)
+{
+	c->fast_free = true;
+}
+
 void sb_slab_cache_set_ctor(struct sb_slab_cache *c, void (*ctor)(void *, void *),
 			    void (*dtor)(void *, void *), void *arg)
 {
@@ -369,6 +374,10 @@ static struct sb_slab *slab_create(struct sb_slab_cache *c)
 		return NULL;
 	}
 	s->cache = c;
+	s->size = c->size;
+	s->recip = c->recip;
+	s->fast_span = c->fast_free ? (uint32_t)c->objs_per_slab * c->size : 0;
+	s->bin_off = (uint32_t)c->bin << SB_BIN_SHIFT;
 	s->mem = mem;
 	s->colour = (uint16_t)colour;
 	s->objs = mem + (size_t)colour * c->colour_step;

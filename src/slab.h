@@ -36,6 +36,10 @@ struct sb_slab {
 	struct sb_slab_cache *cache;
 	const void *owner;		/* the thread cache that last took objects
 					 * (an opaque token; read racily) */
+	uint32_t size, recip;		/* the cache's stride and reciprocal, */
+	uint32_t fast_span;		/* and objs_per_slab * size if the free fast
+					 * path may take its objects, else 0 */
+	uint32_t bin_off;		/* the cache's bin << SB_BIN_SHIFT */
 	char *mem;			/* first page */
 	char *objs;			/* first object: mem + colour */
 	uint16_t nfree;
@@ -78,6 +82,7 @@ struct sb_slab_cache {
 	uint16_t colour_count, colour_next;
 	unsigned reserve;		/* empty slabs kept before returning pages */
 	uint8_t bin;			/* written on every page of every slab */
+	bool fast_free;			/* the free fast path takes its objects */
 	void (*ctor)(void *obj, void *arg);
 	void (*dtor)(void *obj, void *arg);
 	void *ctor_arg;
@@ -106,6 +111,21 @@ static inline bool sb_object_index(uintptr_t off, uint32_t size, uint32_t recip,
 static inline char *sb_slab_objs(const struct sb_slab *s)
 {
 	return s->objs;
+}
+
+static inline size_t sb_slab_bin_off(const struct sb_slab *s)
+{
+	return s->bin_off;
+}
+
+/* Is p the start of an object of s that the free fast path may take (a
+ * size class's, not under SBMALLOC_CHECK)?  One multiply. */
+static inline bool sb_slab_fast_object(const struct sb_slab *s, const void *p)
+{
+	uint32_t idx;
+
+	return sb_object_index((uintptr_t)p - (uintptr_t)s->objs, s->size, s->recip, s->fast_span,
+			       &idx);
 }
 
 static inline struct sb_slab_cache *sb_slab_cache_of(const struct sb_slab *s)
@@ -140,6 +160,8 @@ void sb_slab_cache_init(struct sb_slab_cache *c, const char *name, size_t size, 
 			unsigned bin);
 void sb_slab_cache_set_ctor(struct sb_slab_cache *c, void (*ctor)(void *, void *),
 			    void (*dtor)(void *, void *), void *arg);
+/* Let the free fast path take c's objects (the size classes' caches). */
+void sb_slab_cache_set_fast_free(struct sb_slab_cache *c);
 
 /*
  * Up to n objects into out under one lock; returns how many (0: no

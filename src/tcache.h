@@ -30,6 +30,8 @@ struct sb_bin {
 	void *unused;
 };
 
+_Static_assert(sizeof(struct sb_bin) == 1 << SB_BIN_SHIFT, "bin offsets scale by SB_BIN_SHIFT");
+
 /*
  * EMPTY and DEAD are the sentinels' states.  A COUNTED cache is the face a
  * thread shows the fast paths when statistics are on: its magazines are
@@ -68,6 +70,27 @@ static inline bool sb_tc_pop(size_t bin, void **out)
 static inline bool sb_tc_push(size_t bin, void *p)
 {
 	return sb_mag_push(sb_tc->bins[bin].loaded, p);
+}
+
+/* The same fast paths for the bin at byte offset off (bin << SB_BIN_SHIFT). */
+static inline struct sb_bin *sb_tc_bin_at(size_t off)
+{
+	return (struct sb_bin *)((char *)sb_tc->bins + off);
+}
+
+static inline bool sb_tc_pop_at(size_t off, void **out)
+{
+	return sb_mag_pop(sb_tc_bin_at(off)->loaded, out);
+}
+
+static inline bool sb_tc_push_at(size_t off, void *p)
+{
+	return sb_mag_push(sb_tc_bin_at(off)->loaded, p);
+}
+
+static inline bool sb_tc_push_remote_at(size_t off, void *p)
+{
+	return sb_mag_push(sb_tc_bin_at(off)->remote, p);
 }
 
 /* The fast path of a free of another thread's object: a push onto the
