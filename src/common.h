@@ -104,7 +104,7 @@ SB_NORETURN SB_COLD void sb_assert_fail(const char *file, int line, const char *
 #define SB_NO_BIN 255
 /* A thread's struct sb_bin (tcache.h) is 1 << SB_BIN_SHIFT bytes: the fast
  * paths carry bin << SB_BIN_SHIFT, a byte offset, instead of the bin. */
-#define SB_BIN_SHIFT 5
+#define SB_BIN_SHIFT 6
 
 static inline size_t sb_align_up(size_t n, size_t a) { return (n + a - 1) & ~(a - 1); }
 static inline bool sb_is_pow2(size_t n) { return n && !(n & (n - 1)); }

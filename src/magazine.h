@@ -49,13 +49,22 @@ static inline void sb_mag_put(struct sb_mag *m, void *p)
  * freed at all was decided before (the free key, key.h). */
 static inline bool sb_mag_push(struct sb_mag *m, void *p)
 {
-	size_t r = m->rounds;
+	uint32_t r = m->rounds;
 
 	if (sb_unlikely(r >= m->cap))
 		return false;
 	m->objs[r] = p;
-	m->rounds = (uint32_t)r + 1;
+	m->rounds = r + 1;
 	return true;
+}
+
+/* The array of rounds, for a thread cache that keeps its own top of it
+ * while the magazine is loaded (tcache.h), and the count it writes back. */
+static inline void **sb_mag_objs(struct sb_mag *m) { return m->objs; }
+static inline void sb_mag_set_rounds(struct sb_mag *m, uint32_t n)
+{
+	SB_ASSERT(n <= m->cap);
+	m->rounds = n;
 }
 
 static inline bool sb_mag_is_empty(const struct sb_mag *m) { return m->rounds == 0; }

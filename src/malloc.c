@@ -452,15 +452,12 @@ static SB_NOINLINE void free_page(struct sb_page *pg, void *p, const char *func)
 	free_slow(p, func);
 }
 
-static SB_ALWAYS_INLINE void sb_free_named(void *p, const char *func)
+/* free of p, whose page descriptor is pg: a slab object, a page block of
+ * the thread's page lists, or the rest (free_slow). */
+static SB_ALWAYS_INLINE void free_at_page(struct sb_page *pg, void *p, const char *func)
 {
-	struct sb_page *pg = sb_page_of(p);
 	const struct sb_slab *s;
 
-	if (sb_unlikely(pg == NULL)) {
-		free_slow(p, func);
-		return;
-	}
 	if (sb_unlikely(sb_page_state(pg) != SB_PAGE_SLAB)) {
 		free_page(pg, p, func);
 		return;
@@ -475,6 +472,28 @@ static SB_ALWAYS_INLINE void sb_free_named(void *p, const char *func)
 		return;
 	}
 	push_object(s, p, func);
+}
+
+/* p is not in the zone of the thread's last free: ask the registry. */
+static SB_NOINLINE void free_other_zone(void *p, const char *func)
+{
+	struct sb_page *pg = sb_tc_page_of_miss(p);
+
+	if (pg == NULL)
+		free_slow(p, func);
+	else
+		free_at_page(pg, p, func);
+}
+
+static SB_ALWAYS_INLINE void sb_free_named(void *p, const char *func)
+{
+	struct sb_page *pg;
+
+	if (sb_unlikely(!sb_tc_cached_page(p, &pg))) {
+		free_other_zone(p, func);
+		return;
+	}
+	free_at_page(pg, p, func);
 }
 
 /* ---- The public functions --------------------------------------------- */

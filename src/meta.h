@@ -10,7 +10,7 @@
 
 #pragma GCC visibility push(hidden)
 
-#define SB_META_MAX 8192
+#define SB_META_MAX 16384
 
 /* size (1..SB_META_MAX) bytes, zeroed; NULL when the OS refuses. */
 void *sb_meta_alloc(size_t size);

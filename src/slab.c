@@ -376,7 +376,8 @@ static struct sb_slab *slab_create(struct sb_slab_cache *c)
 	s->cache = c;
 	s->size = c->size;
 	s->recip = c->recip;
-	s->fast_span = c->fast_free ? (uint32_t)c->objs_per_slab * c->size : 0;
+	sb_fast_object_params(c->size, c->fast_free ? c->objs_per_slab : 0, &s->fast_mul,
+			      &s->fast_lim);
 	s->bin_off = (uint32_t)c->bin << SB_BIN_SHIFT;
 	s->mem = mem;
 	s->colour = (uint16_t)colour;

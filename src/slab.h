@@ -36,10 +36,10 @@ struct sb_slab {
 	struct sb_slab_cache *cache;
 	const void *owner;		/* the thread cache that last took objects
 					 * (an opaque token; read racily) */
-	uint32_t size, recip;		/* the cache's stride and reciprocal, */
-	uint32_t fast_span;		/* and objs_per_slab * size if the free fast
-					 * path may take its objects, else 0 */
+	uint32_t size, recip;		/* the cache's stride and reciprocal */
 	uint32_t bin_off;		/* the cache's bin << SB_BIN_SHIFT */
+	uint64_t fast_mul, fast_lim;	/* sb_fast_object_test, lim 0 if the free
+					 * fast path may not take its objects */
 	char *mem;			/* first page */
 	char *objs;			/* first object: mem + colour */
 	uint16_t nfree;
@@ -108,6 +108,32 @@ static inline bool sb_object_index(uintptr_t off, uint32_t size, uint32_t recip,
 	return true;
 }
 
+/*
+ * The free fast path's test of the same question, one multiply and one
+ * compare (the divisibility test of Lemire, Kaser and Kurz, "Faster
+ * remainder by direct computation", 2019, with a bound folded in).  With
+ * mul = floor((2^64 - 1) / size) + 2, so that e = mul * size - 2^64 lies in
+ * [1, 2 * size), a 32-bit offset off = q * size + r gives off * mul mod 2^64
+ * = q * e when r == 0 and at least mul otherwise; so the product is below
+ * lim = (objs - 1) * e + 1 exactly when off is the start of object q < objs.
+ * Offsets before the first object wrap to values whose q exceeds any slab.
+ * Exact for size < 2^30 (tests/unit/slab.c checks it against
+ * sb_object_index); lim 0 refuses every offset.
+ */
+static inline bool sb_fast_object_test(uint32_t off, uint64_t mul, uint64_t lim)
+{
+	return (uint64_t)off * mul < lim;
+}
+
+/* mul and lim of sb_fast_object_test for objs objects of size bytes. */
+static inline void sb_fast_object_params(uint32_t size, uint32_t objs, uint64_t *mul, uint64_t *lim)
+{
+	uint64_t m = UINT64_MAX / size + 2;
+
+	*mul = m;
+	*lim = objs == 0 ? 0 : (uint64_t)(objs - 1) * (m * size) + 1;
+}
+
 static inline char *sb_slab_objs(const struct sb_slab *s)
 {
 	return s->objs;
@@ -119,13 +145,11 @@ static inline size_t sb_slab_bin_off(const struct sb_slab *s)
 }
 
 /* Is p the start of an object of s that the free fast path may take (a
- * size class's, not under SBMALLOC_CHECK)?  One multiply. */
+ * size class's, not under SBMALLOC_CHECK)?  One multiply, one compare. */
 static inline bool sb_slab_fast_object(const struct sb_slab *s, const void *p)
 {
-	uint32_t idx;
-
-	return sb_object_index((uintptr_t)p - (uintptr_t)s->objs, s->size, s->recip, s->fast_span,
-			       &idx);
+	return sb_fast_object_test((uint32_t)((uintptr_t)p - (uintptr_t)s->objs), s->fast_mul,
+				   s->fast_lim);
 }
 
 static inline struct sb_slab_cache *sb_slab_cache_of(const struct sb_slab *s)

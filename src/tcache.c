@@ -5,15 +5,25 @@
  * Each thread has, per bin, a loaded and a previous magazine (struct
  * sb_bin).  malloc pops from the loaded one and free pushes onto it; those
  * fast paths are inline (tcache.h) and touch only thread-local memory: no
- * lock, no atomic read-modify-write, no call.  When the loaded magazine is
- * empty (malloc) or full (free), the slow paths here swap it with the
- * previous one if that helps; only then do they trade with the bin's depot
- * (depot.c), and only if the depot has nothing do they go to the slab
- * layer, a magazine's worth of objects per lock round trip.
+ * lock, no atomic read-modify-write, no call.  The loaded magazine is kept
+ * open: the bin's top, base and limit point into its array and top, not
+ * the magazine's rounds field, counts what it holds; bin_close() writes
+ * the count back before a slow path, the validator or another thread looks
+ * at the magazine.  When the loaded magazine is empty (malloc) or full
+ * (free), the slow paths here swap it with the previous one if that helps;
+ * only then do they trade with the bin's depot (depot.c), and only if the
+ * depot has nothing do they go to the slab layer, a magazine's worth of
+ * objects per lock round trip.
  *
- * An object freed by another thread simply goes into the freeing thread's
- * magazine; full magazines flow through the depot to the threads that
- * allocate, so a producer/consumer program stays at bounded memory.
+ * An object of a slab another thread owns (malloc.c decides, from the
+ * slab's owner token) goes into the bin's remote magazine, which the depot
+ * sends home a magazine at a time; full local magazines flow through the
+ * depot to the threads that allocate, so a producer/consumer program stays
+ * at bounded memory.
+ *
+ * Each thread cache remembers the zone of its last free (zone_base,
+ * zone_pages), so that the free fast path finds a pointer's page
+ * descriptor without the registry; a zone is never unmapped.
  *
  * Each thread cache also embeds the thread's page lists (pcp.h), drained
  * with the magazines.
@@ -45,10 +55,19 @@
 
 #include <pthread.h>
 
-#define SENTINEL_BINS \
-	{ [0 ... SB_NR_BINS - 1] = { &sb_mag_sentinel, &sb_mag_sentinel, &sb_mag_sentinel, NULL } }
-static struct sb_tcache tc_empty_sentinel = { .bins = SENTINEL_BINS, .state = SB_TC_EMPTY };
-static struct sb_tcache tc_dead_sentinel = { .bins = SENTINEL_BINS, .state = SB_TC_DEAD };
+#define SENTINEL_BINS                                                                     \
+	{ [0 ... SB_NR_BINS - 1] = { sb_mag_sentinel.objs, sb_mag_sentinel.objs,          \
+				     sb_mag_sentinel.objs, &sb_mag_sentinel, &sb_mag_sentinel, \
+				     &sb_mag_sentinel, { NULL, NULL } } }
+/* No zone: a base no freed pointer shares its upper bits with but by
+ * mistake, and descriptors that all say UNUSED (.bss, never written). */
+#define NO_ZONE_BASE ((uintptr_t)0xdead << 48)
+static struct sb_page no_zone_pages[SB_REGION_PAGES];
+#define SENTINEL_ZONE .zone_base = NO_ZONE_BASE, .zone_pages = no_zone_pages
+static struct sb_tcache tc_empty_sentinel = { .bins = SENTINEL_BINS, SENTINEL_ZONE,
+					      .state = SB_TC_EMPTY };
+static struct sb_tcache tc_dead_sentinel = { .bins = SENTINEL_BINS, SENTINEL_ZONE,
+					     .state = SB_TC_DEAD };
 __thread struct sb_tcache *sb_tc __attribute__((tls_model("initial-exec"))) = &tc_empty_sentinel;
 
 _Static_assert(sizeof(struct sb_tcache) <= SB_META_MAX, "a thread cache comes from meta.c");
@@ -73,12 +92,74 @@ void sb_tc_attach(unsigned bin, struct sb_depot *d)
 	__atomic_store_n(&bin_depot[bin], d, __ATOMIC_RELEASE);
 }
 
+/* ---- Open and closed magazines ------------------------------------------- */
+
+/* m becomes b's loaded magazine, open: top counts its rounds. */
+static void bin_open(struct sb_bin *b, struct sb_mag *m)
+{
+	b->loaded = m;
+	b->base = sb_mag_objs(m);
+	b->limit = b->base + sb_mag_cap(m);
+	b->top = b->base + sb_mag_rounds(m);
+}
+
+/* The loaded magazine's rounds field is brought up to date from top:
+ * before anything but the fast paths looks at it.  The bin stays open. */
+static void bin_close(struct sb_bin *b)
+{
+	SB_ASSERT(b->base == sb_mag_objs(b->loaded) && b->top >= b->base && b->top <= b->limit);
+	if (sb_mag_is_real(b->loaded))
+		sb_mag_set_rounds(b->loaded, (uint32_t)(b->top - b->base));
+}
+
+/* The rounds of b's loaded magazine as top counts them, read from any
+ * thread: top is trusted only inside the array of the magazine read
+ * with it (else the owner is swapping magazines: none). */
+static uint32_t loaded_rounds(const struct sb_bin *b, void ***objs)
+{
+	struct sb_mag *m = __atomic_load_n(&b->loaded, __ATOMIC_RELAXED);
+	void **top = __atomic_load_n(&b->top, __ATOMIC_RELAXED);
+	uintptr_t first = (uintptr_t)sb_mag_objs(m), t = (uintptr_t)top;
+
+	*objs = sb_mag_objs(m);
+	if (t < first || t > first + (uintptr_t)sb_mag_cap(m) * sizeof(void *))
+		return 0;
+	return (uint32_t)((t - first) / sizeof(void *));
+}
+
+static bool loaded_holds(const struct sb_bin *b, const void *p)
+{
+	void **objs;
+	uint32_t i, n = loaded_rounds(b, &objs);
+
+	for (i = 0; i < n; i++)
+		if (objs[i] == p)
+			return true;
+	return false;
+}
+
 static void point_at_sentinel(struct sb_tcache *tc)
 {
 	unsigned i;
 
-	for (i = 0; i < SB_NR_BINS; i++)
-		tc->bins[i].loaded = tc->bins[i].prev = tc->bins[i].remote = &sb_mag_sentinel;
+	for (i = 0; i < SB_NR_BINS; i++) {
+		bin_open(&tc->bins[i], &sb_mag_sentinel);
+		tc->bins[i].prev = tc->bins[i].remote = &sb_mag_sentinel;
+	}
+	tc->zone_base = NO_ZONE_BASE;
+	tc->zone_pages = no_zone_pages;
+}
+
+struct sb_page *sb_tc_page_of_miss(const void *p)
+{
+	struct sb_tcache *tc = sb_tc;
+	struct sb_page *pg = sb_page_of(p);
+
+	if (pg != NULL && tc != &tc_empty_sentinel && tc != &tc_dead_sentinel) {
+		tc->zone_base = (uintptr_t)p & ~(uintptr_t)SB_REGION_MASK;
+		tc->zone_pages = pg - (((uintptr_t)p & SB_REGION_MASK) >> SB_PAGE_SHIFT);
+	}
+	return pg;
 }
 
 /*
@@ -162,12 +243,18 @@ struct sb_pcp *sb_tc_pcp(void)
 	return &tc->pcp;
 }
 
-/* The magazines of bin hold objects of its cache, within capacity. */
-static bool bin_valid(const struct sb_tcache *tc, unsigned bin)
+/* The magazines of bin hold objects of its cache, within capacity; the
+ * loaded one is open where it lies.  Closes the bin (rounds from top). */
+static bool bin_valid(struct sb_tcache *tc, unsigned bin)
 {
-	const struct sb_bin *b = &tc->bins[bin];
+	struct sb_bin *b = &tc->bins[bin];
 	const struct sb_mag *r = tc->bins[bin].remote;
 	struct sb_depot *d = depot_of(bin);
+
+	if (b->base != sb_mag_objs(b->loaded) || b->limit != b->base + sb_mag_cap(b->loaded) ||
+	    b->top < b->base || b->top > b->limit)
+		return sb_invalid("tcache", "bin open on another magazine", bin);
+	bin_close(b);
 
 	if (d == NULL)
 		return !sb_mag_is_real(b->loaded) && !sb_mag_is_real(b->prev) && !sb_mag_is_real(r)
@@ -203,41 +290,40 @@ void *sb_tc_alloc_slow(unsigned bin, const char *func)
 		goto direct;
 	SB_ASSERT_FULL(bin_valid(tc, bin));
 	b = &tc->bins[bin];
-	if (sb_mag_pop(b->loaded, &p)) {
+	if (sb_bin_pop(b, &p)) {
 		sb_count(SB_EV_MALLOC_MAG, 1);	/* counting mode: every call is here */
 		return p;
 	}
+	bin_close(b);
 	if (!sb_mag_is_empty(b->prev)) {
 		m = b->loaded;
-		b->loaded = b->prev;
+		bin_open(b, b->prev);
 		b->prev = m;
-		sb_guard_note(sb_mag_rounds(b->loaded));
-		sb_mag_pop(b->loaded, &p);
 		sb_count(SB_EV_MALLOC_MAG, 1);
-		return p;
+		goto pop;
 	}
 	/* Both empty: trade the previous (empty) magazine for a full one. */
 	full = sb_depot_exchange(d, sb_mag_is_real(b->prev) ? b->prev : NULL, false, func);
 	if (full != NULL) {
 		b->prev = b->loaded;	/* empty, or the sentinel */
-		b->loaded = full;
-		sb_guard_note(sb_mag_rounds(full));
-		sb_mag_pop(full, &p);
+		bin_open(b, full);
 		sb_count(SB_EV_MALLOC_DEPOT, 1);
-		return p;
+		goto pop;
 	}
 	if (!sb_mag_is_real(b->loaded)) {
 		m = sb_depot_get_empty(d);
 		if (m == NULL)
 			goto direct;
-		b->loaded = m;
+		bin_open(b, m);
 	}
 	m = b->loaded;
 	if (sb_mag_fill_for(m, c, refill_count(c, m), func, tc) == 0)
 		return NULL;
-	sb_guard_note(sb_mag_rounds(m));
-	sb_mag_pop(m, &p);
+	bin_open(b, m);
 	sb_count(SB_EV_MALLOC_SLAB, 1);
+pop:
+	sb_guard_note((unsigned)(b->top - b->base));
+	sb_bin_pop(b, &p);
 	return p;
 direct:
 	if (sb_slab_alloc_batch(c, &p, 1, func) == 0)
@@ -258,22 +344,26 @@ void sb_tc_free_slow(unsigned bin, void *p, const char *func)
 		goto direct;
 	SB_ASSERT_FULL(bin_valid(tc, bin));
 	b = &tc->bins[bin];
+	if (sb_bin_push(b, p)) {
+		sb_count(SB_EV_FREE_MAG, 1);	/* counting mode: every call is here */
+		return;
+	}
+	bin_close(b);
 	m = b->loaded;
-	if (!sb_mag_is_full(m))
-		goto put;
 	if (sb_mag_is_real(b->prev) && sb_mag_is_empty(b->prev)) {
-		b->loaded = b->prev;
+		bin_open(b, b->prev);
 		b->prev = m;
-		m = b->loaded;
-		goto put;
+		sb_count(SB_EV_FREE_MAG, 1);
+		goto push;
 	}
 	if (!sb_mag_is_real(m)) {
 		/* First free of this bin by this thread. */
 		m = sb_depot_get_empty(d);
 		if (m == NULL)
 			goto direct;
-		b->loaded = m;
-		goto put;
+		bin_open(b, m);
+		sb_count(SB_EV_FREE_MAG, 1);
+		goto push;
 	}
 	/* Loaded full, previous full (or none): the previous goes to the depot. */
 	empty = sb_depot_exchange(d, sb_mag_is_real(b->prev) ? b->prev : NULL, true, func);
@@ -282,13 +372,10 @@ void sb_tc_free_slow(unsigned bin, void *p, const char *func)
 		goto direct;
 	}
 	b->prev = m;
-	b->loaded = m = empty;
+	bin_open(b, empty);
 	sb_count(SB_EV_FREE_DEPOT, 1);
-	sb_mag_put(m, p);
-	return;
-put:
-	sb_count(SB_EV_FREE_MAG, 1);
-	sb_mag_put(m, p);
+push:
+	sb_bin_push(b, p);
 	return;
 direct:
 	sb_count(SB_EV_FREE_SLAB, 1);
@@ -303,8 +390,9 @@ direct:
  * slab; is the block in some thread's page lists.  Other threads' caches
  * are read while their owners may push and pop: an intentional race, which
  * can only miss an object that is moving (that thread's own next free of
- * it is checked again), never invent one: a slot below `rounds` holds a
- * free object, or the owner is about to overwrite it with another.
+ * it is checked again), never invent one: a slot below `rounds` (or an
+ * open magazine's top) holds a free object, or the owner is about to
+ * overwrite it with another.
  */
 bool sb_tc_object_is_free(unsigned bin, const void *p)
 {
@@ -315,7 +403,7 @@ bool sb_tc_object_is_free(unsigned bin, const void *p)
 	SB_ASSERT(d != NULL);
 	pthread_mutex_lock(&tc_lock);
 	for (tc = tc_list; tc != NULL && !found; tc = tc->next)
-		found = sb_mag_holds(tc->bins[bin].loaded, p) || sb_mag_holds(tc->bins[bin].prev, p) ||
+		found = loaded_holds(&tc->bins[bin], p) || sb_mag_holds(tc->bins[bin].prev, p) ||
 			sb_mag_holds(tc->bins[bin].remote, p);
 	pthread_mutex_unlock(&tc_lock);
 	return found || sb_depot_holds(d, p) || sb_slab_object_is_free(sb_depot_slab(d), p);
@@ -382,6 +470,7 @@ static void flush_bin(struct sb_tcache *tc, unsigned bin, const char *func)
 	struct sb_bin *b = &tc->bins[bin];
 	struct sb_mag *r = tc->bins[bin].remote;
 
+	bin_close(b);
 	if (sb_mag_is_real(b->loaded))
 		sb_depot_put(depot_of(bin), b->loaded, func);
 	if (sb_mag_is_real(b->prev))
@@ -390,7 +479,8 @@ static void flush_bin(struct sb_tcache *tc, unsigned bin, const char *func)
 		sb_mag_empty(r, sb_depot_slab(depot_of(bin)), func);
 		sb_depot_put(depot_of(bin), r, func);
 	}
-	b->loaded = b->prev = b->remote = &sb_mag_sentinel;
+	bin_open(b, &sb_mag_sentinel);
+	b->prev = b->remote = &sb_mag_sentinel;
 }
 
 static void flush(struct sb_tcache *tc, const char *func)
@@ -471,8 +561,9 @@ void sb_tc_counters(struct sb_tc_counters *out)
 	for (tc = tc_list; tc != NULL; tc = tc->next) {
 		threads++;
 		for (i = 0; i < SB_NR_BINS; i++) {
-			uint32_t r = sb_mag_rounds(tc->bins[i].loaded) + sb_mag_rounds(tc->bins[i].prev) +
-				     sb_mag_rounds(tc->bins[i].remote);
+			void **loaded;
+			uint32_t r = loaded_rounds(&tc->bins[i], &loaded) +
+				     sb_mag_rounds(tc->bins[i].prev) + sb_mag_rounds(tc->bins[i].remote);
 
 			if (r != 0)
 				objs += (size_t)r * sb_slab_size(sb_depot_slab(depot_of(i)));

@@ -9,6 +9,7 @@
 #ifndef SB_TCACHE_H
 #define SB_TCACHE_H
 
+#include "buddy.h"
 #include "common.h"
 #include "magazine.h"
 #include "pcp.h"
@@ -19,15 +20,19 @@ struct sb_depot;
 
 /*
  * A thread's two magazines for one bin, as in Bonwick and Adams (2001),
- * and the remote magazine for objects of other threads' slabs.  32 bytes,
- * as the free path's class table entries are (sizeclass.h): one scaled
- * index reaches both.
+ * and the remote magazine for objects of other threads' slabs.  The loaded
+ * magazine is open: its rounds are counted by top, the next free slot of
+ * its objs[], between base (empty) and limit (full), and its own rounds
+ * field is stale until tcache.c closes the bin, before any other use of
+ * that magazine.  64 bytes, so that the class table's entries (sizeclass.h)
+ * are the byte offsets of the bins.
  */
 struct sb_bin {
+	void **top, **base, **limit;	/* of the loaded magazine */
 	struct sb_mag *loaded;
 	struct sb_mag *prev;
 	struct sb_mag *remote;
-	void *unused;
+	void *unused[2];
 };
 
 _Static_assert(sizeof(struct sb_bin) == 1 << SB_BIN_SHIFT, "bin offsets scale by SB_BIN_SHIFT");
@@ -43,6 +48,10 @@ enum sb_tc_state { SB_TC_EMPTY, SB_TC_LIVE, SB_TC_DEAD, SB_TC_COUNTED };
 
 struct sb_tcache {
 	struct sb_bin bins[SB_NR_BINS];
+	/* The zone of the last pointer freed here: its region's base and page
+	 * descriptors (sb_tc_page_of); zones live as long as the process. */
+	uintptr_t zone_base;
+	struct sb_page *zone_pages;
 	struct sb_pcp pcp;
 	enum sb_tc_state state;
 	struct sb_tcache *real;		/* COUNTED: the thread's LIVE cache */
@@ -59,17 +68,39 @@ struct sb_tcache {
  */
 extern __thread struct sb_tcache *sb_tc __attribute__((tls_model("initial-exec")));
 
-/* The fast paths: a pop from, or a push onto, the loaded magazine of bin;
- * false when it is empty (pop) or full (push), and the slow path takes
- * over.  No lock, no atomic instruction, no call. */
+/* The fast paths: a pop from, or a push onto, the loaded magazine of a
+ * bin; false when it is empty (pop) or full (push), and the slow path
+ * takes over.  No lock, no atomic instruction, no call. */
+static inline bool sb_bin_pop(struct sb_bin *b, void **out)
+{
+	void **t = b->top;
+
+	if (sb_unlikely(t == b->base))
+		return false;
+	b->top = --t;
+	*out = *t;
+	return true;
+}
+
+static inline bool sb_bin_push(struct sb_bin *b, void *p)
+{
+	void **t = b->top;
+
+	if (sb_unlikely(t == b->limit))
+		return false;
+	*t = p;
+	b->top = t + 1;
+	return true;
+}
+
 static inline bool sb_tc_pop(size_t bin, void **out)
 {
-	return sb_mag_pop(sb_tc->bins[bin].loaded, out);
+	return sb_bin_pop(&sb_tc->bins[bin], out);
 }
 
 static inline bool sb_tc_push(size_t bin, void *p)
 {
-	return sb_mag_push(sb_tc->bins[bin].loaded, p);
+	return sb_bin_push(&sb_tc->bins[bin], p);
 }
 
 /* The same fast paths for the bin at byte offset off (bin << SB_BIN_SHIFT). */
@@ -80,12 +111,12 @@ static inline struct sb_bin *sb_tc_bin_at(size_t off)
 
 static inline bool sb_tc_pop_at(size_t off, void **out)
 {
-	return sb_mag_pop(sb_tc_bin_at(off)->loaded, out);
+	return sb_bin_pop(sb_tc_bin_at(off), out);
 }
 
 static inline bool sb_tc_push_at(size_t off, void *p)
 {
-	return sb_mag_push(sb_tc_bin_at(off)->loaded, p);
+	return sb_bin_push(sb_tc_bin_at(off), p);
 }
 
 static inline bool sb_tc_push_remote_at(size_t off, void *p)
@@ -99,6 +130,29 @@ static inline bool sb_tc_push_remote(size_t bin, void *p)
 {
 	return sb_mag_push(sb_tc->bins[bin].remote, p);
 }
+
+/*
+ * The free fast path's way to a pointer's page descriptor: if p lies in
+ * the region of the thread's last free (p and the base differ only in the
+ * bits below SB_REGION_SHIFT), its descriptor in *pgp, without the registry;
+ * false otherwise, and sb_tc_page_of_miss() asks the registry and remembers.
+ * The sentinels' zone_pages is a static array of UNUSED descriptors, so
+ * whatever matches it only sends the free down the slow path.
+ */
+static inline bool sb_tc_cached_page(const void *p, struct sb_page **pgp)
+{
+	const struct sb_tcache *tc = sb_tc;
+	uintptr_t off = (uintptr_t)p ^ tc->zone_base;
+
+	if (sb_unlikely(off >= SB_REGION_SIZE))
+		return false;
+	*pgp = &tc->zone_pages[off >> SB_PAGE_SHIFT];
+	return true;
+}
+
+/* p's page descriptor through the registry (NULL: not in a region); the
+ * calling thread's cache remembers the zone. */
+struct sb_page *sb_tc_page_of_miss(const void *p);
 
 /* The page lists of the fast paths: the thread's, or a COUNTED face's
  * (always empty).  Pop only; pushes go through sb_tc_pcp_live(). */

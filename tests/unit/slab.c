@@ -666,6 +666,80 @@ TEST(is_object_holds_exactly_at_the_start_of_each_object)
 	}
 }
 
+/* Every stride a slab can have, every offset of a slab of it (and beyond,
+ * and the 32-bit offsets just before the first object): the one-multiply
+ * test of the free fast path says what the index formula says. */
+TEST(the_fast_object_test_agrees_with_the_index_formula_for_every_stride)
+{
+	uint32_t size, bad = 0;
+
+	for (size = 16; size <= 65536 && bad < 5; size += 16) {
+		uint32_t objs = size <= 256 ? 256 : (uint32_t)(8 * PAGE) / size;
+		uint32_t recip = (uint32_t)((1ull << 32) / size + 1), span = objs * size;
+		uint64_t mul, lim;
+		int64_t off;
+
+		if (objs == 0)
+			objs = 1;
+		span = objs * size;
+		sb_fast_object_params(size, objs, &mul, &lim);
+		for (off = -(int64_t)(4 * PAGE); off < (int64_t)span + 2 * size && bad < 5; off += 8) {
+			uint32_t idx;
+			bool want = off >= 0 && sb_object_index((uintptr_t)off, size, recip, span, &idx);
+			bool got = sb_fast_object_test((uint32_t)off, mul, lim);
+
+			if (got != want)
+				bad++;
+			CHECKF(got == want, "stride %u, %u objects: offset %lld: fast %d, index %d",
+			       size, objs, (long long)off, got, want);
+		}
+	}
+}
+
+TEST(a_fast_object_test_with_no_objects_refuses_every_offset)
+{
+	uint64_t mul, lim;
+
+	sb_fast_object_params(48, 0, &mul, &lim);
+	CHECK(lim == 0);
+	CHECK(!sb_fast_object_test(0, mul, lim));
+	CHECK(!sb_fast_object_test(48, mul, lim));
+}
+
+/* The size classes' slabs: the free fast path takes exactly their objects. */
+TEST(fast_object_holds_exactly_at_the_start_of_each_size_class_object)
+{
+	unsigned cls;
+
+	for (cls = 0; cls < SB_NR_CLASSES; cls++) {
+		struct sb_slab_cache *c = class_cache(cls);
+		void *p = alloc_one(c);
+		struct sb_slab *s = slab_of(p);
+		size_t j, slab = (size_t)c->pages_per_slab * PAGE;
+
+		for (j = 0; j < slab; j += 8) {
+			char *q = s->mem + j;
+
+			CHECKF(sb_slab_fast_object(s, q) == sb_slab_is_object(s, q),
+			       "class %u (%u bytes): offset %zu", cls, c->size, j);
+		}
+		free_one(c, p);
+	}
+}
+
+TEST(the_free_fast_path_takes_no_object_of_a_dedicated_cache)
+{
+	void *p;
+	struct sb_slab *s;
+
+	sb_slab_cache_init(&cache96, "test-96", 96, 0, SB_NO_BIN);
+	p = alloc_one(&cache96);
+	s = slab_of(p);
+	CHECK(sb_slab_is_object(s, p));
+	CHECK(!sb_slab_fast_object(s, p));
+	free_one(&cache96, p);
+}
+
 /* ---- The validators catch broken slabs ----------------------------------- */
 
 /* cache96 with one full slab and one partial slab (3 objects allocated);
@@ -788,7 +862,11 @@ int main(int argc, char **argv)
 			freeing_a_pointer_inside_an_object_aborts_with_invalid_pointer,
 			freeing_a_pointer_outside_the_objects_of_a_slab_aborts_with_invalid_pointer,
 			freeing_an_object_to_another_cache_aborts_with_invalid_pointer,
-			is_object_holds_exactly_at_the_start_of_each_object)
+			is_object_holds_exactly_at_the_start_of_each_object,
+			the_fast_object_test_agrees_with_the_index_formula_for_every_stride,
+			a_fast_object_test_with_no_objects_refuses_every_offset,
+			fast_object_holds_exactly_at_the_start_of_each_size_class_object,
+			the_free_fast_path_takes_no_object_of_a_dedicated_cache)
 		TAP_APPLY(TAP_CASE,
 			slab_validate_catches_a_flipped_free_bit,
 			slab_validate_catches_a_wrong_nfree,

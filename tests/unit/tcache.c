@@ -73,9 +73,15 @@ static void tc_free(unsigned cls, void *p)
 	sb_tc_free_slow(cls, p, "free");
 }
 
+/* The calling thread's bin, its loaded magazine's rounds brought up to
+ * date from the open top (what the slow paths do before they look). */
 static struct sb_bin *bin(unsigned cls)
 {
-	return &sb_tc->bins[cls];
+	struct sb_bin *b = &sb_tc->bins[cls];
+
+	if (sb_mag_is_real(b->loaded))
+		b->loaded->rounds = (uint32_t)(b->top - b->base);
+	return b;
 }
 
 static struct sb_slab_cache *slab(unsigned cls)
@@ -328,7 +334,7 @@ TEST(the_first_allocation_of_a_thread_sets_up_its_cache_and_fills_a_whole_magazi
 	/* The rest of the magazine needs no further trip to the slab layer. */
 	for (i = 1; i < m->cap; i++)
 		CHECK(tc_alloc(cls) != NULL);
-	CHECK(m->rounds == 0);
+	CHECK(bin(cls)->loaded == m && m->rounds == 0);
 	CHECK(c->active_objs - before == m->cap);
 	check_layers(cls);
 }
@@ -1225,6 +1231,25 @@ TEST(the_magazine_validator_catches_a_round_that_is_not_an_object_of_its_cache)
 	CHECK(sb_mag_validate(m, c));
 }
 
+TEST(the_thread_cache_validator_catches_a_bin_open_past_its_magazine)
+{
+	unsigned cls = class_128();
+	struct sb_bin *b;
+	struct capture cap;
+	char out[512];
+	bool ok;
+
+	CHECK(tc_alloc(cls) != NULL);
+	CHECK(sb_tc_validate());
+	b = &sb_tc->bins[cls];
+	b->top = b->limit + 1;			/* broken on purpose */
+	capture_stderr(&cap);
+	ok = sb_tc_validate();
+	release_stderr(&cap, out, sizeof(out));
+	b->top = b->limit;
+	CHECK_INVALID(ok, out, "sbmalloc: tcache: invalid: bin open on another magazine");
+}
+
 TEST(the_thread_cache_validator_catches_magazines_in_a_bin_without_a_cache)
 {
 	unsigned cls = class_128();
@@ -1238,7 +1263,10 @@ TEST(the_thread_cache_validator_catches_magazines_in_a_bin_without_a_cache)
 	/* The last dedicated bin has no cache in this program. */
 	spare = sb_mag_new(8);
 	CHECK(spare != NULL);
-	bin(SB_NR_BINS - 1)->loaded = spare;	/* broken on purpose */
+	/* Broken on purpose: open on a magazine of its own. */
+	bin(SB_NR_BINS - 1)->loaded = spare;
+	bin(SB_NR_BINS - 1)->base = bin(SB_NR_BINS - 1)->top = spare->objs;
+	bin(SB_NR_BINS - 1)->limit = spare->objs + spare->cap;
 	capture_stderr(&cap);
 	ok = sb_tc_validate();
 	release_stderr(&cap, out, sizeof(out));
@@ -1339,6 +1367,7 @@ int main(int argc, char **argv)
 			the_depot_validator_catches_a_magazine_on_the_full_list_that_is_not_full,
 			the_magazine_validator_catches_a_round_that_is_not_an_object_of_its_cache,
 			the_thread_cache_validator_catches_magazines_in_a_bin_without_a_cache,
+			the_thread_cache_validator_catches_a_bin_open_past_its_magazine,
 			the_thread_cache_validator_catches_a_page_block_on_the_list_of_another_size,
 			the_slab_validator_catches_an_object_count_that_disagrees_with_the_slabs,
 			the_buddy_validator_catches_a_free_page_count_that_disagrees_with_the_free_lists)
