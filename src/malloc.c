@@ -397,12 +397,13 @@ static inline const struct sb_class_info *small_object(const void *p, const stru
 
 /* The object is another thread's (or its magazine is full, or a COUNTED
  * face's): the slow paths decide (sb_tc_free_other). */
-static SB_NOINLINE void free_small_slow(const struct sb_slab *s, void *p, const void *owner,
-					const char *func)
+static SB_NOINLINE void free_small_slow(const struct sb_slab *s, void *p, const char *func)
 {
 	if (sb_unlikely(sb_counting))
 		sb_counters_live(-(long)sb_slab_size(sb_slab_cache_of(s)));
-	sb_tc_free_other((unsigned)(sb_slab_bin_off(s) >> SB_BIN_SHIFT), p, owner, func);
+	/* The owner read again: it may have changed since, either is fine. */
+	sb_tc_free_other((unsigned)(sb_slab_bin_off(s) >> SB_BIN_SHIFT), p, sb_slab_owner(s),
+			 func);
 }
 
 /*
@@ -412,17 +413,16 @@ static SB_NOINLINE void free_small_slow(const struct sb_slab *s, void *p, const 
  */
 static inline void push_object(const struct sb_slab *s, void *p, const char *func)
 {
-	const void *owner = sb_slab_owner(s);
 	size_t off = sb_slab_bin_off(s);
 
 	sb_key_mark_free(p);
-	if (sb_likely(owner == sb_tc)) {
+	if (sb_likely(sb_slab_owner(s) == sb_tc)) {
 		if (sb_likely(sb_tc_push_at(off, p)))
 			return;
 	} else if (sb_tc_push_remote_at(off, p)) {
 		return;
 	}
-	free_small_slow(s, p, owner, func);
+	free_small_slow(s, p, func);
 }
 
 /* p, an object of slab s, holds the free key: a double free, or
