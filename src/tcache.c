@@ -16,10 +16,20 @@
  * objects per lock round trip.
  *
  * An object of a slab another thread owns (malloc.c decides, from the
- * slab's owner token) goes into the bin's remote magazine, which the depot
- * sends home a magazine at a time; full local magazines flow through the
- * depot to the threads that allocate, so a producer/consumer program stays
- * at bounded memory.
+ * slab's owner token, which is that thread's cache) goes into the bin's
+ * remote magazine.  A full remote magazine goes home: into the inbox of
+ * the owner of the object that filled it, one magazine per bin, which the
+ * owner takes, without a lock, when its own magazines run dry; if that
+ * inbox is taken, to the depot.  The freeing thread takes an empty
+ * magazine from its bin's spare (the one an inbox refill left over), so
+ * two threads that free each other's objects trade magazines without the
+ * depot lock.  Full local magazines flow through the depot to the threads
+ * that allocate, so a producer/consumer program stays at bounded memory.
+ *
+ * Thread caches are never freed, since owner tokens outlive their threads:
+ * an exiting thread closes its inboxes (later senders use the depot) and
+ * its cache waits on a spare list for the next new thread, which opens
+ * them again and inherits the slabs.
  *
  * Each thread cache remembers the zone of its last free (zone_base,
  * zone_pages), so that the free fast path finds a pointer's page
@@ -58,22 +68,24 @@
 #define SENTINEL_BINS                                                                     \
 	{ [0 ... SB_NR_BINS - 1] = { sb_mag_sentinel.objs, sb_mag_sentinel.objs,          \
 				     sb_mag_sentinel.objs, &sb_mag_sentinel, &sb_mag_sentinel, \
-				     &sb_mag_sentinel, { NULL, NULL } } }
+				     &sb_mag_sentinel, &sb_mag_sentinel, NULL } }
+#define SENTINEL_INBOX { [0 ... SB_NR_BINS - 1] = SB_INBOX_CLOSED }
 /* No zone: a base no freed pointer shares its upper bits with but by
  * mistake, and descriptors that all say UNUSED (.bss, never written). */
 #define NO_ZONE_BASE ((uintptr_t)0xdead << 48)
 static struct sb_page no_zone_pages[SB_REGION_PAGES];
 #define SENTINEL_ZONE .zone_base = NO_ZONE_BASE, .zone_pages = no_zone_pages
 static struct sb_tcache tc_empty_sentinel = { .bins = SENTINEL_BINS, SENTINEL_ZONE,
-					      .state = SB_TC_EMPTY };
+					      .inbox = SENTINEL_INBOX, .state = SB_TC_EMPTY };
 static struct sb_tcache tc_dead_sentinel = { .bins = SENTINEL_BINS, SENTINEL_ZONE,
-					     .state = SB_TC_DEAD };
+					     .inbox = SENTINEL_INBOX, .state = SB_TC_DEAD };
 __thread struct sb_tcache *sb_tc __attribute__((tls_model("initial-exec"))) = &tc_empty_sentinel;
 
 _Static_assert(sizeof(struct sb_tcache) <= SB_META_MAX, "a thread cache comes from meta.c");
 
 static pthread_mutex_t tc_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sb_tcache *tc_list;
+static struct sb_tcache *tc_spares;	/* caches of exited threads, for reuse */
 static pthread_key_t tc_key;
 static bool tc_key_ready;
 static struct sb_depot *bin_depot[SB_NR_BINS];	/* release/acquire */
@@ -138,13 +150,21 @@ static bool loaded_holds(const struct sb_bin *b, const void *p)
 	return false;
 }
 
+/* The magazine in tc's inbox of bin, read from any thread (or the sentinel). */
+static const struct sb_mag *inbox_mag(const struct sb_tcache *tc, unsigned bin)
+{
+	const struct sb_mag *m = __atomic_load_n(&tc->inbox[bin], __ATOMIC_ACQUIRE);
+
+	return m == NULL || m == SB_INBOX_CLOSED ? &sb_mag_sentinel : m;
+}
+
 static void point_at_sentinel(struct sb_tcache *tc)
 {
 	unsigned i;
 
 	for (i = 0; i < SB_NR_BINS; i++) {
 		bin_open(&tc->bins[i], &sb_mag_sentinel);
-		tc->bins[i].prev = tc->bins[i].remote = &sb_mag_sentinel;
+		tc->bins[i].prev = tc->bins[i].remote = tc->bins[i].spare = &sb_mag_sentinel;
 	}
 	tc->zone_base = NO_ZONE_BASE;
 	tc->zone_pages = no_zone_pages;
@@ -205,6 +225,7 @@ void sb_tc_start_counting(void)
 static SB_NOINLINE struct sb_tcache *tc_get(void)
 {
 	struct sb_tcache *tc = sb_tc;
+	unsigned i;
 
 	if (sb_likely(tc->state == SB_TC_LIVE))
 		return tc;
@@ -213,11 +234,19 @@ static SB_NOINLINE struct sb_tcache *tc_get(void)
 	if (tc->state == SB_TC_DEAD || sb_config.check || sb_config.guard_rate == 1)
 		return NULL;	/* SBMALLOC_CHECK, SBMALLOC_GUARD=1: every object goes
 				 * through the slow paths */
-	tc = sb_meta_alloc(sizeof(*tc));
-	if (tc == NULL)
+	pthread_mutex_lock(&tc_lock);
+	tc = tc_spares;
+	if (tc != NULL)
+		tc_spares = tc->next;
+	pthread_mutex_unlock(&tc_lock);
+	if (tc == NULL && (tc = sb_meta_alloc(sizeof(*tc))) == NULL)
 		return NULL;
 	point_at_sentinel(tc);
 	sb_pcp_init(&tc->pcp);
+	tc->face = tc->real = NULL;
+	tc->prev = NULL;
+	for (i = 0; i < SB_NR_BINS; i++)
+		__atomic_store_n(&tc->inbox[i], NULL, __ATOMIC_RELEASE);
 	tc->state = SB_TC_LIVE;
 	sb_tc = tc;		/* before anything below can call malloc */
 	if (sb_counting)
@@ -248,7 +277,7 @@ struct sb_pcp *sb_tc_pcp(void)
 static bool bin_valid(struct sb_tcache *tc, unsigned bin)
 {
 	struct sb_bin *b = &tc->bins[bin];
-	const struct sb_mag *r = tc->bins[bin].remote;
+	const struct sb_mag *r = tc->bins[bin].remote, *in = inbox_mag(tc, bin);
 	struct sb_depot *d = depot_of(bin);
 
 	if (b->base != sb_mag_objs(b->loaded) || b->limit != b->base + sb_mag_cap(b->loaded) ||
@@ -257,11 +286,17 @@ static bool bin_valid(struct sb_tcache *tc, unsigned bin)
 	bin_close(b);
 
 	if (d == NULL)
-		return !sb_mag_is_real(b->loaded) && !sb_mag_is_real(b->prev) && !sb_mag_is_real(r)
+		return !sb_mag_is_real(b->loaded) && !sb_mag_is_real(b->prev) && !sb_mag_is_real(r) &&
+		       !sb_mag_is_real(b->spare) && !sb_mag_is_real(in)
 		       ? true : sb_invalid("tcache", "magazines for a bin without a cache", bin);
+	if (sb_mag_is_real(b->spare) && !sb_mag_is_empty(b->spare))
+		return sb_invalid("tcache", "spare magazine not empty", bin);
+	if (sb_mag_is_real(in) && !sb_mag_is_full(in))
+		return sb_invalid("tcache", "magazine sent home not full", bin);
 	return (!sb_mag_is_real(b->loaded) || sb_mag_validate(b->loaded, sb_depot_slab(d))) &&
 	       (!sb_mag_is_real(b->prev) || sb_mag_validate(b->prev, sb_depot_slab(d))) &&
-	       (!sb_mag_is_real(r) || sb_mag_validate(r, sb_depot_slab(d)));
+	       (!sb_mag_is_real(r) || sb_mag_validate(r, sb_depot_slab(d))) &&
+	       (!sb_mag_is_real(in) || sb_mag_validate(in, sb_depot_slab(d)));
 }
 
 /*
@@ -275,6 +310,32 @@ static inline unsigned refill_count(const struct sb_slab_cache *c, const struct 
 	unsigned n = REFILL_BYTES / sb_slab_size(c);
 
 	return n == 0 ? 1 : n < sb_mag_cap(m) ? n : sb_mag_cap(m);
+}
+
+/* m, empty (or the sentinel), becomes bin's spare, or goes to the depot. */
+static void keep_empty(struct sb_tcache *tc, unsigned bin, struct sb_mag *m, const char *func)
+{
+	struct sb_bin *b = &tc->bins[bin];
+
+	if (!sb_mag_is_real(m))
+		return;
+	if (!sb_mag_is_real(b->spare))
+		b->spare = m;
+	else
+		sb_depot_put(depot_of(bin), m, func);
+}
+
+/* bin's spare empty magazine, or one from the depot (NULL: no memory). */
+static struct sb_mag *take_empty(struct sb_tcache *tc, unsigned bin)
+{
+	struct sb_bin *b = &tc->bins[bin];
+	struct sb_mag *m = b->spare;
+
+	if (sb_mag_is_real(m)) {
+		b->spare = &sb_mag_sentinel;
+		return m;
+	}
+	return sb_depot_get_empty(depot_of(bin));
 }
 
 void *sb_tc_alloc_slow(unsigned bin, const char *func)
@@ -302,7 +363,17 @@ void *sb_tc_alloc_slow(unsigned bin, const char *func)
 		sb_count(SB_EV_MALLOC_MAG, 1);
 		goto pop;
 	}
-	/* Both empty: trade the previous (empty) magazine for a full one. */
+	/* Both empty: take what other threads sent home, else trade the
+	 * previous (empty) magazine for a full one at the depot. */
+	if (__atomic_load_n(&tc->inbox[bin], __ATOMIC_RELAXED) != NULL) {
+		full = __atomic_exchange_n(&tc->inbox[bin], NULL, __ATOMIC_ACQUIRE);
+		SB_ASSERT(sb_mag_is_real(full) && sb_mag_is_full(full));
+		keep_empty(tc, bin, b->prev, func);
+		b->prev = b->loaded;	/* empty, or the sentinel */
+		bin_open(b, full);
+		sb_count(SB_EV_MALLOC_DEPOT, 1);
+		goto pop;
+	}
 	full = sb_depot_exchange(d, sb_mag_is_real(b->prev) ? b->prev : NULL, false, func);
 	if (full != NULL) {
 		b->prev = b->loaded;	/* empty, or the sentinel */
@@ -404,7 +475,8 @@ bool sb_tc_object_is_free(unsigned bin, const void *p)
 	pthread_mutex_lock(&tc_lock);
 	for (tc = tc_list; tc != NULL && !found; tc = tc->next)
 		found = loaded_holds(&tc->bins[bin], p) || sb_mag_holds(tc->bins[bin].prev, p) ||
-			sb_mag_holds(tc->bins[bin].remote, p);
+			sb_mag_holds(tc->bins[bin].remote, p) ||
+			sb_mag_holds(inbox_mag(tc, bin), p);
 	pthread_mutex_unlock(&tc_lock);
 	return found || sb_depot_holds(d, p) || sb_slab_object_is_free(sb_depot_slab(d), p);
 }
@@ -429,6 +501,22 @@ bool sb_tc_block_is_cached(const void *p)
 
 /* ---- Frees of other threads' objects -------------------------------------- */
 
+/*
+ * m, a full remote magazine, into the inbox of bin of the thread cache
+ * `owner` (a slab's owner token: a live cache, or a spare one, never
+ * freed) if it is empty; false if taken or closed, or no owner.
+ */
+static bool send_home(const void *owner, unsigned bin, struct sb_mag *m)
+{
+	struct sb_tcache *home = (struct sb_tcache *)owner;
+	struct sb_mag *expected = NULL;
+
+	if (home == NULL || __atomic_load_n(&home->inbox[bin], __ATOMIC_RELAXED) != NULL)
+		return false;
+	return __atomic_compare_exchange_n(&home->inbox[bin], &expected, m, false,
+					   __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
 void sb_tc_free_other(unsigned bin, void *p, const void *owner, const char *func)
 {
 	struct sb_tcache *tc = tc_get();
@@ -441,54 +529,65 @@ void sb_tc_free_other(unsigned bin, void *p, const void *owner, const char *func
 	}
 	sb_count(SB_EV_FREE_REMOTE, 1);	/* counting mode: every such free is here */
 	m = tc->bins[bin].remote;
-	if (!sb_mag_is_real(m)) {
-		m = sb_depot_get_empty(d);
-		if (m == NULL) {
-			sb_slab_free_batch(sb_depot_slab(d), &p, 1, func);
-			return;
+	if (sb_mag_is_real(m) && sb_mag_is_full(m)) {
+		if (send_home(owner, bin, m)) {
+			m = take_empty(tc, bin);
+		} else {
+			/* To the depot, whole: threads that refill take it, and
+			 * beyond the depot's bound its objects go back to their
+			 * slabs. */
+			m = sb_depot_exchange(d, m, true, func);
 		}
-		tc->bins[bin].remote = m;
-	}
-	if (sb_mag_is_full(m)) {
-		/* To the depot, whole: threads that refill take it, and beyond
-		 * the depot's bound its objects go back to their slabs. */
-		m = sb_depot_exchange(d, m, true, func);
 		tc->bins[bin].remote = m != NULL ? m : &sb_mag_sentinel;
-		if (m == NULL) {
-			sb_slab_free_batch(sb_depot_slab(d), &p, 1, func);
-			return;
-		}
+	} else if (!sb_mag_is_real(m)) {
+		m = take_empty(tc, bin);
+		tc->bins[bin].remote = m != NULL ? m : &sb_mag_sentinel;
+	}
+	if (m == NULL) {
+		sb_slab_free_batch(sb_depot_slab(d), &p, 1, func);
+		return;
 	}
 	sb_mag_put(m, p);
 }
 
 /* ---- Flush, thread exit ------------------------------------------------ */
 
-/* Give one bin's magazines to its depot; the remote one's objects home. */
-static void flush_bin(struct sb_tcache *tc, unsigned bin, const char *func)
+/*
+ * Give one bin's magazines to its depot, the remote one's objects to their
+ * slabs; the inbox's magazine too, leaving the inbox `after` (NULL, or
+ * SB_INBOX_CLOSED when the thread exits).
+ */
+static void flush_bin(struct sb_tcache *tc, unsigned bin, struct sb_mag *after,
+		      const char *func)
 {
 	struct sb_bin *b = &tc->bins[bin];
-	struct sb_mag *r = tc->bins[bin].remote;
+	struct sb_mag *r = b->remote, *in;
+	struct sb_depot *d = depot_of(bin);
 
+	in = __atomic_exchange_n(&tc->inbox[bin], after, __ATOMIC_ACQUIRE);
 	bin_close(b);
 	if (sb_mag_is_real(b->loaded))
-		sb_depot_put(depot_of(bin), b->loaded, func);
+		sb_depot_put(d, b->loaded, func);
 	if (sb_mag_is_real(b->prev))
-		sb_depot_put(depot_of(bin), b->prev, func);
+		sb_depot_put(d, b->prev, func);
+	if (sb_mag_is_real(b->spare))
+		sb_depot_put(d, b->spare, func);
 	if (sb_mag_is_real(r)) {
-		sb_mag_empty(r, sb_depot_slab(depot_of(bin)), func);
-		sb_depot_put(depot_of(bin), r, func);
+		sb_mag_empty(r, sb_depot_slab(d), func);
+		sb_depot_put(d, r, func);
 	}
+	if (in != NULL && in != SB_INBOX_CLOSED)
+		sb_depot_put(d, in, func);
 	bin_open(b, &sb_mag_sentinel);
-	b->prev = b->remote = &sb_mag_sentinel;
+	b->prev = b->remote = b->spare = &sb_mag_sentinel;
 }
 
-static void flush(struct sb_tcache *tc, const char *func)
+static void flush(struct sb_tcache *tc, struct sb_mag *inbox_after, const char *func)
 {
 	unsigned i;
 
 	for (i = 0; i < SB_NR_BINS; i++)
-		flush_bin(tc, i, func);
+		flush_bin(tc, i, inbox_after, func);
 	sb_pcp_drain(&tc->pcp, func);
 }
 
@@ -499,7 +598,7 @@ void sb_tc_flush(const char *func)
 	if (tc->state == SB_TC_COUNTED)
 		tc = tc->real;
 	if (tc->state == SB_TC_LIVE)
-		flush(tc, func);
+		flush(tc, NULL, func);
 }
 
 void sb_tc_drain(unsigned bin, const char *func)
@@ -508,7 +607,7 @@ void sb_tc_drain(unsigned bin, const char *func)
 
 	pthread_mutex_lock(&tc_lock);
 	for (tc = tc_list; tc != NULL; tc = tc->next)
-		flush_bin(tc, bin, func);
+		flush_bin(tc, bin, NULL, func);
 	pthread_mutex_unlock(&tc_lock);
 }
 
@@ -517,7 +616,7 @@ static void thread_exit(void *arg)
 	struct sb_tcache *tc = arg;
 
 	/* Objects in a thread's magazines were freed by it: report as free(). */
-	flush(tc, "free");
+	flush(tc, SB_INBOX_CLOSED, "free");
 	sb_tc = &tc_dead_sentinel;
 	if (tc->face != NULL) {
 		sb_counters_thread_end();
@@ -530,8 +629,10 @@ static void thread_exit(void *arg)
 		tc_list = tc->next;
 	if (tc->next)
 		tc->next->prev = tc->prev;
+	tc->state = SB_TC_DEAD;
+	tc->next = tc_spares;	/* never freed: slabs may still name it */
+	tc_spares = tc;
 	pthread_mutex_unlock(&tc_lock);
-	sb_meta_free(tc, sizeof(*tc));
 }
 
 /* ---- Validation, counters, fork ---------------------------------------- */
@@ -563,7 +664,8 @@ void sb_tc_counters(struct sb_tc_counters *out)
 		for (i = 0; i < SB_NR_BINS; i++) {
 			void **loaded;
 			uint32_t r = loaded_rounds(&tc->bins[i], &loaded) +
-				     sb_mag_rounds(tc->bins[i].prev) + sb_mag_rounds(tc->bins[i].remote);
+				     sb_mag_rounds(tc->bins[i].prev) + sb_mag_rounds(tc->bins[i].remote) +
+				     sb_mag_rounds(inbox_mag(tc, i));
 
 			if (r != 0)
 				objs += (size_t)r * sb_slab_size(sb_depot_slab(depot_of(i)));

@@ -32,7 +32,8 @@ struct sb_bin {
 	struct sb_mag *loaded;
 	struct sb_mag *prev;
 	struct sb_mag *remote;
-	void *unused[2];
+	struct sb_mag *spare;		/* empty, for the next remote magazine */
+	void *unused;
 };
 
 _Static_assert(sizeof(struct sb_bin) == 1 << SB_BIN_SHIFT, "bin offsets scale by SB_BIN_SHIFT");
@@ -44,6 +45,9 @@ _Static_assert(sizeof(struct sb_bin) == 1 << SB_BIN_SHIFT, "bin offsets scale by
  * path and is counted in a slow path, which works on the LIVE cache behind
  * it.
  */
+/* An inbox that takes nothing: an exited thread's, or a sentinel's. */
+#define SB_INBOX_CLOSED ((struct sb_mag *)(uintptr_t)1)
+
 enum sb_tc_state { SB_TC_EMPTY, SB_TC_LIVE, SB_TC_DEAD, SB_TC_COUNTED };
 
 struct sb_tcache {
@@ -52,11 +56,14 @@ struct sb_tcache {
 	 * descriptors (sb_tc_page_of); zones live as long as the process. */
 	uintptr_t zone_base;
 	struct sb_page *zone_pages;
+	/* Per bin, one full magazine of this cache's objects that another
+	 * thread sent home (atomic: NULL, a magazine, or closed after exit). */
+	struct sb_mag *inbox[SB_NR_BINS];
 	struct sb_pcp pcp;
 	enum sb_tc_state state;
 	struct sb_tcache *real;		/* COUNTED: the thread's LIVE cache */
 	struct sb_tcache *face;		/* LIVE: the COUNTED face, or NULL */
-	struct sb_tcache *next, *prev;	/* every live thread cache */
+	struct sb_tcache *next, *prev;	/* every live thread cache, or the spares */
 };
 
 /*
@@ -183,8 +190,9 @@ void sb_tc_free_slow(unsigned bin, void *p, const char *func);
  * sb_tc; anything else comes here, which pushes it onto the magazine after
  * all if the owner is the thread's own cache behind a COUNTED face, and
  * otherwise collects it in the thread's remote magazine of the bin, which
- * goes to the depot when full: the freeing thread does not reuse objects
- * that share cache lines with another thread's (tcache.c).
+ * goes home when full, to the inbox of the owner of the object that filled
+ * it, or to the depot if that inbox is taken: the freeing thread does not
+ * reuse objects that share cache lines with another thread's (tcache.c).
  */
 void sb_tc_free_other(unsigned bin, void *p, const void *owner, const char *func);
 

@@ -537,6 +537,272 @@ TEST(objects_freed_by_one_thread_are_handed_out_to_another_through_the_depot)
 	free(x.v);
 }
 
+/* ---- Remote frees go home ---------------------------------------------- */
+
+/* Thread B's side: the frees of other threads' objects, as malloc.c sends
+ * them (owner: the cache of the thread that allocated them). */
+struct remote {
+	unsigned cls;
+	void **v;
+	size_t n;
+	struct sb_tcache *owner;
+	struct sb_tcache *self;	/* B's cache */
+	size_t remote_rounds;	/* in B's remote magazine after its frees */
+	size_t depot_nfull;
+	bool tc_valid;
+};
+
+static void *free_remote(void *arg)
+{
+	struct remote *r = arg;
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		sb_tc_free_other(r->cls, r->v[i], r->owner, "free");
+	r->self = sb_tc;
+	r->remote_rounds = sb_tc->bins[r->cls].remote->rounds;
+	r->depot_nfull = depot(r->cls)->nfull;
+	r->tc_valid = sb_tc_validate();
+	return NULL;
+}
+
+static struct sb_mag *inbox(struct sb_tcache *tc, unsigned cls)
+{
+	return __atomic_load_n(&tc->inbox[cls], __ATOMIC_ACQUIRE);
+}
+
+/* Objects 0..cap of v freed by another thread: the first cap go home. */
+static void send_home_once(unsigned cls, void **v)
+{
+	struct remote r = { .cls = cls, .v = v, .n = depot(cls)->mag_cap + 1, .owner = sb_tc };
+
+	run_thread(free_remote, &r);
+	CHECK(inbox(sb_tc, cls) != NULL);
+}
+
+static void run_dry(unsigned cls)
+{
+	while (bin(cls)->loaded->rounds > 0 || bin(cls)->prev->rounds > 0)
+		CHECK(tc_alloc(cls) != NULL);
+}
+
+TEST(another_threads_frees_collect_in_its_remote_magazine_not_its_loaded_one)
+{
+	unsigned cls = class_128();
+	struct remote r = { .cls = cls, .n = 5 };
+
+	r.v = alloc_n(cls, r.n);
+	r.owner = sb_tc;
+	run_thread(free_remote, &r);
+	CHECKF(r.remote_rounds == r.n, "%zu rounds in the remote magazine", r.remote_rounds);
+	CHECK(r.tc_valid);
+	CHECK(inbox(sb_tc, cls) == NULL);	/* not full: it stayed with B */
+	free(r.v);
+}
+
+TEST(a_full_remote_magazine_goes_to_the_inbox_of_the_owner_of_the_object_that_filled_it)
+{
+	unsigned cls = class_128();
+	uint32_t cap = depot(cls)->mag_cap, i;
+	struct remote r = { .cls = cls, .n = cap + 1 };
+	size_t nfull = depot(cls)->nfull;
+	struct sb_mag *m;
+
+	r.v = alloc_n(cls, r.n);
+	r.owner = sb_tc;
+	run_thread(free_remote, &r);
+	m = inbox(sb_tc, cls);
+	CHECK(m != NULL && sb_mag_is_real(m));
+	CHECKF(m->rounds == cap, "%u rounds in the inbox, expected %u", m->rounds, cap);
+	for (i = 0; i < cap; i++)
+		CHECK(m->objs[i] == r.v[i]);
+	CHECK(r.remote_rounds == 1);
+	CHECK(r.depot_nfull == nfull);		/* nothing went through the depot */
+	CHECK(sb_tc_validate());
+	check_layers(cls);
+	free(r.v);
+}
+
+TEST(a_thread_whose_magazines_run_dry_takes_its_inbox_before_the_depot)
+{
+	unsigned cls = class_128();
+	struct sb_slab_cache *c = slab(cls);
+	uint32_t cap = depot(cls)->mag_cap, i;
+	struct remote r = { .cls = cls, .n = cap + 1 };
+	size_t active;
+	void *p;
+
+	r.v = alloc_n(cls, r.n);
+	r.owner = sb_tc;
+	run_dry(cls);
+	run_thread(free_remote, &r);
+	active = c->active_objs;
+	for (i = 0; i < cap; i++) {
+		p = tc_alloc(cls);
+		CHECKF(in_set(r.v, cap, p), "allocation %u: %p is not from the inbox", i, p);
+	}
+	CHECK(inbox(sb_tc, cls) == NULL);
+	CHECK(c->active_objs == active);	/* no trip to the slab layer */
+	CHECK(sb_tc_validate());
+	free(r.v);
+}
+
+TEST(a_full_remote_magazine_whose_owners_inbox_is_taken_goes_to_the_depot)
+{
+	unsigned cls = class_128();
+	uint32_t cap = depot(cls)->mag_cap;
+	struct remote r = { .cls = cls, .n = 2 * (size_t)cap + 1 };
+	size_t nfull = depot(cls)->nfull;
+
+	r.v = alloc_n(cls, r.n);
+	r.owner = sb_tc;
+	run_thread(free_remote, &r);
+	CHECK(inbox(sb_tc, cls) != NULL && inbox(sb_tc, cls)->rounds == cap);
+	CHECKF(r.depot_nfull == nfull + 1, "%zu full magazines in the depot, expected %zu",
+	       r.depot_nfull, nfull + 1);
+	CHECK(sb_tc_validate());
+	check_layers(cls);
+	free(r.v);
+}
+
+TEST(an_object_waiting_in_an_inbox_counts_as_free_for_the_double_free_check)
+{
+	unsigned cls = class_128();
+	uint32_t cap = depot(cls)->mag_cap;
+	struct remote r = { .cls = cls, .n = cap + 1 };
+
+	r.v = alloc_n(cls, r.n);
+	r.owner = sb_tc;
+	CHECK(!sb_tc_object_is_free(cls, r.v[0]));
+	run_thread(free_remote, &r);
+	CHECK(inbox(sb_tc, cls) != NULL);
+	CHECK(sb_tc_object_is_free(cls, r.v[0]));
+	CHECK(sb_tc_object_is_free(cls, r.v[cap - 1]));
+	free(r.v);
+}
+
+struct exit_owner {
+	unsigned cls;
+	struct sb_tcache *tc;
+	void *obj;
+	pthread_barrier_t *together;	/* or NULL */
+};
+
+static void *alloc_one_and_remember(void *arg)
+{
+	struct exit_owner *e = arg;
+
+	e->obj = tc_alloc(e->cls);
+	e->tc = sb_tc;
+	if (e->together != NULL)
+		pthread_barrier_wait(e->together);
+	return NULL;
+}
+
+/* B: frees r->v for whichever of two exited threads' caches it did not
+ * get itself (a new thread takes the cache of the last one to exit). */
+struct dead_owner {
+	struct remote r;
+	struct sb_tcache *a1, *a2;
+};
+
+static void *free_for_a_dead_owner(void *arg)
+{
+	struct dead_owner *d = arg;
+	void *p = tc_alloc(d->r.cls);
+
+	d->r.owner = sb_tc == d->a1 ? d->a2 : d->a1;
+	tc_free(d->r.cls, p);
+	return free_remote(&d->r);
+}
+
+TEST(an_exited_threads_inboxes_are_closed_and_a_full_magazine_for_it_goes_to_the_depot)
+{
+	unsigned cls = class_128();
+	uint32_t cap = depot(cls)->mag_cap;
+	pthread_barrier_t together;
+	struct exit_owner a1 = { .cls = cls, .together = &together }, a2 = a1;
+	struct dead_owner d = { .r = { .cls = cls, .n = cap + 1 } };
+	pthread_t t1, t2;
+	size_t nfull;
+
+	CHECK(tc_alloc(cls) != NULL);	/* this thread's cache, before the others */
+	CHECK(pthread_barrier_init(&together, NULL, 2) == 0);
+	CHECK(pthread_create(&t1, NULL, alloc_one_and_remember, &a1) == 0);
+	CHECK(pthread_create(&t2, NULL, alloc_one_and_remember, &a2) == 0);
+	CHECK(pthread_join(t1, NULL) == 0 && pthread_join(t2, NULL) == 0);
+	CHECK(a1.tc != a2.tc);
+	CHECK(a1.tc->state == SB_TC_DEAD && a2.tc->state == SB_TC_DEAD);
+	CHECK(inbox(a1.tc, cls) == SB_INBOX_CLOSED && inbox(a2.tc, cls) == SB_INBOX_CLOSED);
+	d.a1 = a1.tc;
+	d.a2 = a2.tc;
+	d.r.v = alloc_n(cls, d.r.n);
+	nfull = depot(cls)->nfull;
+	run_thread(free_for_a_dead_owner, &d);
+	CHECK(d.r.owner != d.r.self && d.r.owner->state == SB_TC_DEAD);
+	CHECKF(d.r.depot_nfull == nfull + 1, "%zu full magazines in the depot, expected %zu",
+	       d.r.depot_nfull, nfull + 1);
+	CHECK(inbox(d.r.owner, cls) == SB_INBOX_CLOSED);
+	CHECK(d.r.tc_valid);
+	tc_free(cls, a1.obj);
+	tc_free(cls, a2.obj);
+	check_layers(cls);
+	free(d.r.v);
+	pthread_barrier_destroy(&together);
+}
+
+static struct sb_tcache *open_inbox_of;
+
+static void *look_at_own_inbox(void *arg)
+{
+	unsigned cls = *(unsigned *)arg;
+
+	CHECK(tc_alloc(cls) != NULL);
+	open_inbox_of = sb_tc;
+	CHECK(inbox(sb_tc, cls) == NULL);
+	return NULL;
+}
+
+TEST(a_thread_that_reuses_an_exited_threads_cache_has_its_inboxes_open)
+{
+	unsigned cls = class_128();
+	struct exit_owner a = { .cls = cls };
+
+	run_thread(alloc_one_and_remember, &a);
+	run_thread(look_at_own_inbox, &cls);
+	CHECK(open_inbox_of == a.tc);
+	tc_free(cls, a.obj);
+}
+
+TEST(two_threads_freeing_each_others_objects_trade_magazines_without_the_depot)
+{
+	unsigned cls = class_128();
+	uint32_t cap = depot(cls)->mag_cap;
+	void **v = alloc_n(cls, 2 * (size_t)cap + 2);
+	struct sb_mag *spare;
+	size_t nempty;
+	uint32_t i;
+	void *p;
+
+	run_dry(cls);
+	send_home_once(cls, v);
+	for (i = 0; i < cap; i++)	/* takes the inbox and empties it */
+		CHECK(in_set(v, cap, tc_alloc(cls)));
+	send_home_once(cls, v + cap + 1);
+	/* Both magazines empty: the inbox comes in, one empty one is over. */
+	CHECK((p = tc_alloc(cls)) != NULL && in_set(v + cap + 1, cap, p));
+	spare = bin(cls)->spare;
+	CHECK(sb_mag_is_real(spare) && spare->rounds == 0);
+	/* A free of another thread's object starts a remote magazine with it. */
+	nempty = depot(cls)->nempty;
+	sb_tc_free_other(cls, p, NULL, "free");
+	CHECK(bin(cls)->remote == spare && spare->rounds == 1 && spare->objs[0] == p);
+	CHECK(!sb_mag_is_real(bin(cls)->spare));
+	CHECK(depot(cls)->nempty == nempty);
+	CHECK(sb_tc_validate());
+	free(v);
+}
+
 /* ---- Thread exit ------------------------------------------------------- */
 
 struct exiting {
@@ -958,13 +1224,14 @@ TEST(big_page_blocks_are_kept_and_serve_requests_up_to_a_quarter_smaller)
 	check_zones();
 }
 
-TEST(the_page_lists_above_16_pages_hold_at_most_6_MiB)
+TEST(the_page_lists_above_16_pages_hold_at_most_4_MiB)
 {
 	struct sb_pcp *pcp = sb_tc_pcp();
 	void *b[64];
 	unsigned i;
 
 	CHECK(pcp != NULL);
+	CHECK(SB_PCP_SLOW_MAX_PAGES << SB_PAGE_SHIFT == 4u << 20);
 	for (i = 0; i < 64; i++)
 		CHECK((b[i] = sb_buddy_alloc(17 + i % 48, 1)) != NULL);
 	for (i = 0; i < 64; i++)
@@ -1338,6 +1605,15 @@ int main(int argc, char **argv)
 			when_both_magazines_are_empty_malloc_takes_a_full_magazine_from_the_depot_not_the_slab,
 			an_object_freed_by_another_thread_goes_into_that_threads_magazine,
 			objects_freed_by_one_thread_are_handed_out_to_another_through_the_depot,
+			another_threads_frees_collect_in_its_remote_magazine_not_its_loaded_one,
+			a_full_remote_magazine_goes_to_the_inbox_of_the_owner_of_the_object_that_filled_it,
+			a_thread_whose_magazines_run_dry_takes_its_inbox_before_the_depot,
+			a_full_remote_magazine_whose_owners_inbox_is_taken_goes_to_the_depot,
+			an_object_waiting_in_an_inbox_counts_as_free_for_the_double_free_check,
+			an_exited_threads_inboxes_are_closed_and_a_full_magazine_for_it_goes_to_the_depot,
+			a_thread_that_reuses_an_exited_threads_cache_has_its_inboxes_open,
+			two_threads_freeing_each_others_objects_trade_magazines_without_the_depot)
+		TAP_APPLY(TAP_CASE,
 			thread_exit_hands_the_threads_full_magazines_to_the_depot,
 			thread_exit_returns_the_objects_of_a_partly_filled_magazine_to_the_slab_layer,
 			reaping_all_returns_every_depot_magazine_and_its_objects_to_the_slab_layer,
@@ -1356,7 +1632,7 @@ int main(int argc, char **argv)
 		TAP_APPLY(TAP_CASE,
 			an_empty_page_list_is_refilled_with_half_its_depth_in_one_batch,
 			big_page_blocks_are_kept_and_serve_requests_up_to_a_quarter_smaller,
-			the_page_lists_above_16_pages_hold_at_most_6_MiB,
+			the_page_lists_above_16_pages_hold_at_most_4_MiB,
 			a_cached_page_block_is_found_in_any_threads_page_lists,
 			flush_returns_the_cached_page_blocks_to_the_buddy_allocator,
 			flush_hands_the_threads_magazines_to_the_depot,
