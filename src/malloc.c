@@ -399,16 +399,21 @@ static inline const struct sb_class_info *small_object(const void *p, const stru
  * face's): the slow paths decide (sb_tc_free_other). */
 static SB_NOINLINE void free_small_slow(const struct sb_slab *s, void *p, const char *func)
 {
+	unsigned bin = (unsigned)(sb_slab_bin_off(s) >> SB_BIN_SHIFT);
+
 	if (sb_unlikely(sb_counting))
 		sb_counters_live(-(long)sb_slab_size(sb_slab_cache_of(s)));
 	/* The owner read again: it may have changed since, either is fine. */
-	sb_tc_free_other((unsigned)(sb_slab_bin_off(s) >> SB_BIN_SHIFT), p, sb_slab_owner(s),
-			 func);
+	if (sb_slab_frees_go_home(s))
+		sb_tc_free_other(bin, p, sb_slab_owner(s), func);
+	else
+		sb_tc_free_slow(bin, p, func);
 }
 
 /*
  * Mark p, a live object of slab s, free, and push it onto this
- * thread's magazine if its slab is this thread's, else onto its remote
+ * thread's magazine if its slab is this thread's or its objects are too
+ * large to share cache lines (slab.h, SB_HOME_MAX), else onto its remote
  * magazine; the rest goes through free_small_slow().
  */
 static inline void push_object(const struct sb_slab *s, void *p, const char *func)
@@ -416,7 +421,7 @@ static inline void push_object(const struct sb_slab *s, void *p, const char *fun
 	size_t off = sb_slab_bin_off(s);
 
 	sb_key_mark_free(p);
-	if (sb_likely(sb_slab_owner(s) == sb_tc)) {
+	if (sb_likely(sb_slab_owner(s) == sb_tc) || !sb_slab_frees_go_home(s)) {
 		if (sb_likely(sb_tc_push_at(off, p)))
 			return;
 	} else if (sb_tc_push_remote_at(off, p)) {

@@ -379,6 +379,7 @@ static struct sb_slab *slab_create(struct sb_slab_cache *c)
 	sb_fast_object_params(c->size, c->fast_free ? c->objs_per_slab : 0, &s->fast_mul,
 			      &s->fast_lim);
 	s->bin_off = (uint32_t)c->bin << SB_BIN_SHIFT;
+	s->frees_go_home = c->size <= SB_HOME_MAX;
 	s->mem = mem;
 	s->colour = (uint16_t)colour;
 	s->objs = mem + (size_t)colour * c->colour_step;
