@@ -9,8 +9,8 @@
  * them, served exactly like a size class: sb_cache_alloc() and
  * sb_cache_free() are the same pop and push as malloc and free.  free() of
  * one of its objects finds the bin from the page descriptor and returns it
- * there (sb_class_info[] has span 0 for these bins, so the free fast path
- * sends them to the slow path).
+ * there (their slabs refuse the free fast path's object test, so such a
+ * free takes the slow path).
  *
  * The constructor runs when a slab is populated, once per object slot;
  * objects then keep their constructed state through sb_cache_free() and

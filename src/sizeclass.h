@@ -21,12 +21,11 @@
 extern uint16_t sb_class_lookup[SB_CLASS_LOOKUP_MAX / 16 + 1];
 
 /*
- * What the free and realloc fast paths need of a bin, derived from the slab
- * geometry of its class; 32 bytes, as a thread's struct sb_bin is
- * (tcache.h), so that one scaled index reaches both.  Indexed by a SLAB page's bin:
- * entries past the size classes (dedicated caches, SB_NO_BIN) have span 0,
- * so the free fast path sends them to the slow path without a test of its
- * own.
+ * What the realloc fast path needs of a bin, derived from the slab geometry
+ * of its class.  Indexed by a SLAB page's bin: entries past the size
+ * classes (dedicated caches, SB_NO_BIN) have span 0, so realloc sends them
+ * to the slow path without a test of its own.  (The free fast path reads
+ * the slab descriptor instead: slab.h, sb_slab_fast_object.)
  */
 struct sb_class_info {
 	uint32_t size;

@@ -161,6 +161,12 @@ def main(argv, doc):
     if args.from_json:
         # Render the tables and the chart again from saved results.
         meta, cases, cols, results, skipped, colskip = load_json(args.from_json)
+        if args.allocators:
+            # Render only these columns (for example without a "before" one).
+            keep = args.allocators.split(',')
+            cols = [c for c in cols if c.name in keep]
+            results = {case: {n: r for n, r in row.items() if n in keep}
+                       for case, row in results.items()}
         args.mode = meta['mode']
         elapsed = 0.0
     else:
