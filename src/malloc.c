@@ -344,26 +344,22 @@ static SB_NOINLINE void free_slow(void *p, const char *func)
 		if (sb_unlikely(sb_key_says_free(p)) && sb_tc_block_is_cached(p))
 			sb_fatal_pointer(func, "double free", p);
 		n = sb_page_block_pages(b.page);
-		if ((pcp = sb_tc_pcp()) != NULL && sb_page_block_owner(b.page) != pcp) {
-			sb_count(SB_EV_FREE_BUDDY, 1);
+		pcp = sb_tc_pcp();
+		if (pcp != NULL && sb_page_block_owner(b.page) == pcp && n <= SB_PCP_FAST_PAGES &&
+		    sb_pcp_push(pcp, n, p)) {
+			sb_count(SB_EV_FREE_PAGES, 1);
 			sb_key_mark_free(p);
-			sb_pcp_free_remote(pcp, p, func);	/* home, in batches */
-			return;
-		}
-		if (pcp != NULL) {
-			if (n <= SB_PCP_FAST_PAGES && sb_pcp_push(pcp, n, p)) {
-				sb_count(SB_EV_FREE_PAGES, 1);
-				sb_key_mark_free(p);
-			} else if (sb_pcp_free(pcp, n, p, func)) {
-				sb_count(SB_EV_FREE_BUDDY, 1);
-				sb_key_mark_free(p);
-			} else {
-				sb_count(SB_EV_FREE_BUDDY, 1);
-			}
 			return;
 		}
 		sb_count(SB_EV_FREE_BUDDY, 1);
-		sb_buddy_free(p, func);
+		if (pcp == NULL) {
+			sb_buddy_free(p, func);
+		} else if (sb_page_block_owner(b.page) != pcp) {
+			sb_key_mark_free(p);
+			sb_pcp_free_remote(pcp, p, func);	/* home, in batches */
+		} else if (sb_pcp_free(pcp, n, p, func)) {
+			sb_key_mark_free(p);		/* kept in the lists */
+		}
 		return;
 	case SB_KIND_HUGE:
 		sb_count(SB_EV_FREE_HUGE, 1);
@@ -399,7 +395,7 @@ static inline const struct sb_class_info *small_object(const void *p, const stru
  * face's): the slow paths decide (sb_tc_free_other). */
 static SB_NOINLINE void free_small_slow(const struct sb_slab *s, void *p, const char *func)
 {
-	unsigned bin = (unsigned)(sb_slab_bin_off(s) >> SB_BIN_SHIFT);
+	unsigned bin = sb_slab_bin(s);
 
 	if (sb_unlikely(sb_counting))
 		sb_counters_live(-(long)sb_slab_size(sb_slab_cache_of(s)));
@@ -434,7 +430,7 @@ static inline void push_object(const struct sb_slab *s, void *p, const char *fun
  * data that matches it (then the free goes on). */
 static SB_NOINLINE void free_suspect(const struct sb_slab *s, void *p, const char *func)
 {
-	sb_tc_check_suspect((unsigned)(sb_slab_bin_off(s) >> SB_BIN_SHIFT), p, func);
+	sb_tc_check_suspect(sb_slab_bin(s), p, func);
 	push_object(s, p, func);
 }
 

@@ -70,11 +70,6 @@ static inline const struct sb_class_info *sb_class_object(const struct sb_page *
 	return ci;
 }
 
-static inline size_t sb_class_of_info(const struct sb_class_info *ci)
-{
-	return (size_t)(ci - sb_class_info);
-}
-
 #pragma GCC visibility pop
 
 #endif /* SB_SIZECLASS_H */

@@ -145,6 +145,12 @@ static inline size_t sb_slab_bin_off(const struct sb_slab *s)
 	return s->bin_off;
 }
 
+/* The bin of s's cache (what the slow paths take). */
+static inline unsigned sb_slab_bin(const struct sb_slab *s)
+{
+	return s->bin_off >> SB_BIN_SHIFT;
+}
+
 /* Is p the start of an object of s that the free fast path may take (a
  * size class's, not under SBMALLOC_CHECK)?  One multiply, one compare. */
 static inline bool sb_slab_fast_object(const struct sb_slab *s, const void *p)

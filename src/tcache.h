@@ -126,16 +126,11 @@ static inline bool sb_tc_push_at(size_t off, void *p)
 	return sb_bin_push(sb_tc_bin_at(off), p);
 }
 
+/* The fast path of a free of another thread's object: a push onto the
+ * bin's remote magazine (sb_tc_free_other); false when it is full. */
 static inline bool sb_tc_push_remote_at(size_t off, void *p)
 {
 	return sb_mag_push(sb_tc_bin_at(off)->remote, p);
-}
-
-/* The fast path of a free of another thread's object: a push onto the
- * remote magazine of bin (sb_tc_free_other); false when it is full. */
-static inline bool sb_tc_push_remote(size_t bin, void *p)
-{
-	return sb_mag_push(sb_tc->bins[bin].remote, p);
 }
 
 /*
