@@ -20,6 +20,9 @@
  * So a pointer to a page is the start of an allocated block only if its
  * descriptor is BLOCK; this is what makes invalid and double frees of
  * blocks detectable without touching user memory (sb_page_classify).
+ * Beside the descriptors, the zone's slab map holds the slab of every
+ * SLAB page and the "no slab" sentinel of every other page (written with
+ * the descriptors, here only), for the free fast path (tcache.h).
  * sb_buddy_validate() checks all of it.
  *
  * Returning memory to the OS.  Free blocks carry a dirty bit (they may hold
@@ -67,6 +70,7 @@
 
 static bool validate_locked(struct sb_zone *z);
 
+static const struct sb_slab *no_slab;	/* the slab map's "none" */
 static size_t total_dirty_pages;	/* atomic: sum of zones' dirty_pages */
 static uint8_t cur_epoch;		/* atomic: purge epochs of EPOCH_MS, mod 256 */
 
@@ -281,10 +285,14 @@ static void set_purge_order(struct sb_zone *z, unsigned order)
 static struct sb_zone *zone_create(void)
 {
 	struct sb_zone *z = sb_os_map(ZONE_BYTES);
+	uint32_t i;
 	unsigned o;
 
 	if (z == NULL)
 		return NULL;
+	SB_ASSERT(no_slab != NULL);
+	for (i = 0; i < SB_REGION_PAGES; i++)
+		z->slab_map[i] = no_slab;
 	pthread_mutex_init(&z->lock, NULL);
 	for (o = 0; o < SB_NR_ORDERS; o++)
 		z->free_head[o] = SB_NO_PAGE;
@@ -515,6 +523,11 @@ size_t sb_buddy_trim(void)
 
 /* ---- Slab pages -------------------------------------------------------- */
 
+void sb_buddy_set_no_slab(const struct sb_slab *none)
+{
+	no_slab = none;
+}
+
 void sb_buddy_make_slab(void *mem, struct sb_slab *s, unsigned bin)
 {
 	struct sb_zone *z = zone_of(mem);
@@ -528,6 +541,7 @@ void sb_buddy_make_slab(void *mem, struct sb_slab *s, unsigned bin)
 		pg[i].slab = s;
 		pg[i].bin = (uint8_t)bin;
 		__atomic_store_n(&pg[i].state, SB_PAGE_SLAB, __ATOMIC_RELEASE);
+		__atomic_store_n(&z->slab_map[page_index(mem) + i], s, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&z->lock);
 }
@@ -541,6 +555,8 @@ void sb_buddy_free_slab(void *mem)
 	pthread_mutex_lock(&z->lock);
 	SB_ASSERT(pg->state == SB_PAGE_SLAB);
 	n = pg->npages;
+	for (i = 0; i < n; i++)
+		__atomic_store_n(&z->slab_map[idx + i], no_slab, __ATOMIC_RELAXED);
 	for (i = 1; i < n; i++)
 		__atomic_store_n(&pg[i].state, SB_PAGE_TAIL, __ATOMIC_RELAXED);
 	__atomic_store_n(&pg[0].state, SB_PAGE_BLOCK, __ATOMIC_RELEASE);
@@ -621,6 +637,9 @@ static bool validate_locked(struct sb_zone *z)
 				purgeable += n;
 		}
 	}
+	for (idx = 0; idx < SB_REGION_PAGES; idx++)
+		if (z->slab_map[idx] != (z->pages[idx].state == SB_PAGE_SLAB ? z->pages[idx].slab : no_slab))
+			return invalid("slab map disagrees with the descriptor of page", idx);
 	for (o = 0; o < SB_NR_ORDERS; o++) {
 		size_t len = 0;
 

@@ -61,6 +61,10 @@ _Static_assert(sizeof(struct sb_page) == 16, "sb_page_of scales a page index by 
  */
 struct sb_zone {
 	struct sb_page pages[SB_REGION_PAGES];
+	/* The free fast path's index of slabs: the slab of every SLAB page,
+	 * the "no slab" sentinel (sb_buddy_set_no_slab) of every other page,
+	 * so that a pointer's slab is one load, with no test of the state. */
+	const struct sb_slab *slab_map[SB_REGION_PAGES];
 	struct sb_region region;	/* the registry points here */
 	pthread_mutex_t lock;		/* the zone lock: everything else */
 	uint32_t free_mask;		/* bit k: free_head[k] is not empty (read racily) */
@@ -158,6 +162,14 @@ static inline unsigned sb_page_bin(const struct sb_page *pg)
 	return pg->bin;
 }
 
+/* The slab map (struct sb_zone) of the zone of pg, p's page descriptor. */
+static inline const struct sb_slab *const *sb_page_slab_map(const struct sb_page *pg, const void *p)
+{
+	const struct sb_zone *z = (const struct sb_zone *)(pg - (((uintptr_t)p & SB_REGION_MASK) >> SB_PAGE_SHIFT));
+
+	return z->slab_map;
+}
+
 /*
  * npages contiguous pages aligned to align_pages (a power of two), from any
  * region; the head page is BLOCK.  Unused tail pages of the power-of-two
@@ -180,6 +192,9 @@ size_t sb_buddy_trim(void);
 
 /* The slab layer's pages: mark the block at mem (from sb_buddy_alloc) as
  * slab s of bin, and give it back. */
+/* The slab map's value for pages of no slab: a slab descriptor that no
+ * pointer passes sb_slab_fast_object() for.  Set once, before any zone. */
+void sb_buddy_set_no_slab(const struct sb_slab *none);
 void sb_buddy_make_slab(void *mem, struct sb_slab *s, unsigned bin);
 void sb_buddy_free_slab(void *mem);
 

@@ -38,7 +38,7 @@ struct sb_config {
 /* Unless SBMALLOC_GUARD says: one allocation in this many gets a guarded
  * slot, and at most one every SB_GUARD_TICK_MS milliseconds (guard.c). */
 #define SB_GUARD_DEFAULT_RATE 16384
-#define SB_GUARD_TICK_MS 10
+#define SB_GUARD_TICK_MS 100	/* KFENCE's default sample interval */
 
 extern struct sb_config sb_config;
 

@@ -18,6 +18,7 @@
  * done, and never at fork (fork.c).
  */
 #include "init.h"
+#include "buddy.h"
 #include "cache.h"
 #include "config.h"
 #include "counters.h"
@@ -25,6 +26,7 @@
 #include "guard.h"
 #include "key.h"
 #include "os.h"
+#include "slab.h"
 #include "sizeclass.h"
 #include "stats.h"
 #include "tcache.h"
@@ -42,6 +44,7 @@ void sb_global_init(void)
 		sb_config_init();
 		sb_key_init();
 		sb_os_init();
+		sb_buddy_set_no_slab(&sb_slab_none);
 		sb_sizeclass_init();
 		sb_caches_init();
 		__atomic_store_n(&sb_init_state, 2, __ATOMIC_RELEASE);

@@ -1,7 +1,7 @@
 /*
- * key.h - the free key (key.c): a random word written into the first
- * eight bytes of every free small object and every cached page block, and
- * cleared when the memory is handed out, as glibc's tcache key.
+ * key.h - the free key (key.c): a random mark written into every free
+ * small object and every cached page block, and cleared when the memory
+ * is handed out, as glibc's tcache key.
  *
  * It is a hint, never trusted: a free whose object holds the key goes to a
  * slow path that finds out whether the object really is free (a double
@@ -9,10 +9,15 @@
  * goes on).  An overflow or a use after free can only fool the hint, never
  * the allocator's own metadata, which lives out of band.
  *
- * Two values: the free key (odd) for memory freed by the program, and the
- * fresh key (the same with the low bit clear) that a new slab writes into
- * every object it has never handed out, so that a free of such a slot is
- * told apart from a double free.  One compare catches both.
+ * The mark is the key's second half, written into bytes 4..7 of the
+ * object, so that the free fast path tests it with one compare against
+ * memory and writes it with one store (a 32-bit hint: data that matches
+ * it by chance, one free in 2^30 at worst, only takes the slow path).  The
+ * key's first half, with the mark, makes the fresh word: a new slab
+ * writes it into every object it has never handed out, so that a free of
+ * such a slot is told apart from a double free (the mark alone says
+ * "free or fresh"; the whole fresh word says which).  Handing memory out
+ * clears both halves.
  *
  * The key is written once at bring-up, before the first object exists;
  * objects of caches with a constructor carry no key (their contents are
@@ -25,35 +30,55 @@
 
 #pragma GCC visibility push(hidden)
 
-extern uint64_t sb_free_key;
+/* The key: the fresh word's first half, and the mark. */
+struct sb_free_key {
+	uint32_t fresh;
+	uint32_t mark;
+};
+
+extern struct sb_free_key sb_free_key;
 
 void sb_key_init(void);
 
-/* p's first word says free (freed, or never handed out). */
-static inline bool sb_key_says_free(const void *p)
+/* The two halves of an object's first eight bytes, whatever they hold. */
+typedef uint32_t __attribute__((may_alias)) sb_key_word;
+
+static inline sb_key_word *sb_key_words(void *p)
 {
-	return (*(const uint64_t *)p | 1) == sb_free_key;
+	return (sb_key_word *)p;
 }
 
-/* p's first word says never handed out (only meaningful if it says free). */
+/* p holds the mark: freed, or never handed out (a hint, see above). */
+static inline bool sb_key_says_free(const void *p)
+{
+	return ((const sb_key_word *)p)[1] == sb_free_key.mark;
+}
+
+/* p holds the fresh word: never handed out (meaningful only if it says
+ * free). */
 static inline bool sb_key_says_fresh(const void *p)
 {
-	return *(const uint64_t *)p == (sb_free_key ^ 1);
+	const sb_key_word *w = (const sb_key_word *)p;
+
+	return w[0] == sb_free_key.fresh && w[1] == sb_free_key.mark;
 }
 
 static inline void sb_key_mark_free(void *p)
 {
-	*(uint64_t *)p = sb_free_key;
+	sb_key_words(p)[1] = sb_free_key.mark;
 }
 
 static inline void sb_key_mark_fresh(void *p)
 {
-	*(uint64_t *)p = sb_free_key ^ 1;
+	sb_key_words(p)[0] = sb_free_key.fresh;
+	sb_key_words(p)[1] = sb_free_key.mark;
 }
 
+/* Both halves: what is left of the fresh word would make a double free
+ * of an object whose first bytes the program never wrote look fresh. */
 static inline void sb_key_mark_live(void *p)
 {
-	*(uint64_t *)p = 0;
+	*(uint64_t __attribute__((may_alias)) *)p = 0;
 }
 
 #pragma GCC visibility pop

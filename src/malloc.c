@@ -166,17 +166,29 @@ static SB_NOINLINE void *alloc_slow(size_t size, bool lists_tried, bool zero, co
 }
 
 /*
- * A miss of the malloc fast path: page blocks first come from the
- * thread's page lists (a COUNTED face's are empty, so counting mode tries
- * the thread's own lists in alloc_pages, and counts).
+ * A miss of the malloc fast path: small objects first come from the
+ * bin's previous magazine, page blocks from the thread's page lists (a
+ * COUNTED face's magazines and lists are empty, so counting mode goes on
+ * to the slow paths, and counts).
  */
+static SB_NOINLINE void *malloc_miss_small(size_t size)
+{
+	void *p = sb_tc_pop_swapping(sb_class_lookup[(size + 15) >> 4]);
+
+	if (p == NULL)
+		return alloc_slow(size, false, false, "malloc");
+	sb_key_mark_live(p);
+	return p;
+}
+
 static SB_NOINLINE void *malloc_miss(size_t size)
 {
 	size_t npages = sb_pages_of(size);
 	void *p;
 
-	if (size > SB_SMALL_MAX && npages <= SB_PCP_FAST_PAGES &&
-	    sb_pcp_pop(sb_tc_pcp_front(), npages, &p)) {
+	if (size <= SB_SMALL_MAX)
+		return malloc_miss_small(size);
+	if (npages <= SB_PCP_FAST_PAGES && sb_pcp_pop(sb_tc_pcp_front(), npages, &p)) {
 		sb_key_mark_live(p);
 		return p;
 	}
@@ -397,6 +409,9 @@ static SB_NOINLINE void free_small_slow(const struct sb_slab *s, void *p, const 
 {
 	unsigned bin = sb_slab_bin(s);
 
+	if ((sb_slab_owner(s) == sb_tc || !sb_slab_frees_go_home(s)) &&
+	    sb_tc_push_swapping(sb_slab_bin_off(s), p))
+		return;
 	if (sb_unlikely(sb_counting))
 		sb_counters_live(-(long)sb_slab_size(sb_slab_cache_of(s)));
 	/* The owner read again: it may have changed since, either is fine. */
@@ -414,13 +429,14 @@ static SB_NOINLINE void free_small_slow(const struct sb_slab *s, void *p, const 
  */
 static inline void push_object(const struct sb_slab *s, void *p, const char *func)
 {
+	struct sb_tcache *tc = sb_tc;
 	size_t off = sb_slab_bin_off(s);
 
 	sb_key_mark_free(p);
-	if (sb_likely(sb_slab_owner(s) == sb_tc) || !sb_slab_frees_go_home(s)) {
-		if (sb_likely(sb_tc_push_at(off, p)))
+	if (sb_likely(sb_slab_owner(s) == tc) || !sb_slab_frees_go_home(s)) {
+		if (sb_likely(sb_tc_push_at(tc, off, p)))
 			return;
-	} else if (sb_tc_push_remote_at(off, p)) {
+	} else if (sb_tc_push_remote_at(tc, off, p)) {
 		return;
 	}
 	free_small_slow(s, p, func);
@@ -486,15 +502,39 @@ static SB_NOINLINE void free_other_zone(void *p, const char *func)
 		free_at_page(pg, p, func);
 }
 
+/* p, in the zone of the thread's last free, is no object the fast path
+ * takes: a page block, or a pointer for the slow paths to judge. */
+static SB_NOINLINE void free_not_fast(void *p, const char *func)
+{
+	struct sb_page *pg = sb_tc_cached_page(p);
+
+	if (sb_page_state(pg) != SB_PAGE_SLAB)
+		free_page(pg, p, func);
+	else
+		free_slow(p, func);
+}
+
+/*
+ * The free fast path: the slab from the slab map of the thread's last
+ * zone, the object test, the key, the push.
+ */
 static SB_ALWAYS_INLINE void sb_free_named(void *p, const char *func)
 {
-	struct sb_page *pg;
+	const struct sb_slab *s;
 
-	if (sb_unlikely(!sb_tc_cached_page(p, &pg))) {
+	if (sb_unlikely(!sb_tc_cached_slab(p, &s))) {
 		free_other_zone(p, func);
 		return;
 	}
-	free_at_page(pg, p, func);
+	if (sb_unlikely(!sb_slab_fast_object(s, p))) {
+		free_not_fast(p, func);
+		return;
+	}
+	if (sb_unlikely(sb_key_says_free(p))) {
+		free_suspect(s, p, func);
+		return;
+	}
+	push_object(s, p, func);
 }
 
 /* ---- The public functions --------------------------------------------- */

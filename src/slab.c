@@ -166,6 +166,8 @@ void sb_slab_cache_init(struct sb_slab_cache *c, const char *name, size_t size, 
 	c->bin = (uint8_t)bin;
 }
 
+const struct sb_slab sb_slab_none;
+
 void sb_slab_cache_set_fast_free(struct sb_slab_cache *c)
 {
 	c->fast_free = true;

@@ -151,6 +151,11 @@ static inline unsigned sb_slab_bin(const struct sb_slab *s)
 	return s->bin_off >> SB_BIN_SHIFT;
 }
 
+/* A slab descriptor of no slab: fast_lim 0, so that no pointer passes
+ * sb_slab_fast_object(); the buddy allocator's slab map holds it for every
+ * page that is not a slab's. */
+extern const struct sb_slab sb_slab_none;
+
 /* Is p the start of an object of s that the free fast path may take (a
  * size class's, not under SBMALLOC_CHECK)?  One multiply, one compare. */
 static inline bool sb_slab_fast_object(const struct sb_slab *s, const void *p)

@@ -32,8 +32,9 @@
  * them again and inherits the slabs.
  *
  * Each thread cache remembers the zone of its last free (zone_base,
- * zone_pages), so that the free fast path finds a pointer's page
- * descriptor without the registry; a zone is never unmapped.
+ * zone_npages, its slab map and page descriptors), so that the free fast
+ * path finds a pointer's slab without the registry; a zone is never
+ * unmapped.  No zone is zone_npages 0, which no pointer is below.
  *
  * Each thread cache also embeds the thread's page lists (pcp.h), drained
  * with the magazines.
@@ -70,11 +71,7 @@
 				     sb_mag_sentinel.objs, &sb_mag_sentinel, &sb_mag_sentinel, \
 				     &sb_mag_sentinel, &sb_mag_sentinel, NULL } }
 #define SENTINEL_INBOX { [0 ... SB_NR_BINS - 1] = SB_INBOX_CLOSED }
-/* No zone: a base no freed pointer shares its upper bits with but by
- * mistake, and descriptors that all say UNUSED (.bss, never written). */
-#define NO_ZONE_BASE ((uintptr_t)0xdead << 48)
-static struct sb_page no_zone_pages[SB_REGION_PAGES];
-#define SENTINEL_ZONE .zone_base = NO_ZONE_BASE, .zone_pages = no_zone_pages
+#define SENTINEL_ZONE .zone_npages = 0
 static struct sb_tcache tc_empty_sentinel = { .bins = SENTINEL_BINS, SENTINEL_ZONE,
 					      .inbox = SENTINEL_INBOX, .state = SB_TC_EMPTY };
 static struct sb_tcache tc_dead_sentinel = { .bins = SENTINEL_BINS, SENTINEL_ZONE,
@@ -124,6 +121,44 @@ static void bin_close(struct sb_bin *b)
 		sb_mag_set_rounds(b->loaded, (uint32_t)(b->top - b->base));
 }
 
+/* The loaded and the previous magazine trade places; b is closed. */
+static void bin_swap(struct sb_bin *b)
+{
+	struct sb_mag *m = b->loaded;
+
+	bin_open(b, b->prev);
+	b->prev = m;
+}
+
+/*
+ * The first resort of the fast paths' misses, before the slow paths: the
+ * loaded magazine of the bin at off is empty (pop) or full (push), and
+ * the previous one can take over (has rounds; is empty).  A sentinel's
+ * bins never can, so this needs no thread cache of its own.
+ */
+void *sb_tc_pop_swapping(size_t off)
+{
+	struct sb_bin *b = sb_tc_bin_at(off);
+	void *p;
+
+	if (sb_mag_is_empty(b->prev))
+		return NULL;
+	bin_close(b);
+	bin_swap(b);
+	return sb_bin_pop(b, &p) ? p : NULL;
+}
+
+bool sb_tc_push_swapping(size_t off, void *p)
+{
+	struct sb_bin *b = sb_tc_bin_at(off);
+
+	if (!sb_mag_is_real(b->prev) || !sb_mag_is_empty(b->prev))
+		return false;
+	bin_close(b);
+	bin_swap(b);
+	return sb_bin_push(b, p);
+}
+
 /* The rounds of b's loaded magazine as top counts them, read from any
  * thread: top is trusted only inside the array of the magazine read
  * with it (else the owner is swapping magazines: none). */
@@ -166,8 +201,7 @@ static void point_at_sentinel(struct sb_tcache *tc)
 		bin_open(&tc->bins[i], &sb_mag_sentinel);
 		tc->bins[i].prev = tc->bins[i].remote = tc->bins[i].spare = &sb_mag_sentinel;
 	}
-	tc->zone_base = NO_ZONE_BASE;
-	tc->zone_pages = no_zone_pages;
+	tc->zone_npages = 0;
 }
 
 struct sb_page *sb_tc_page_of_miss(const void *p)
@@ -178,6 +212,8 @@ struct sb_page *sb_tc_page_of_miss(const void *p)
 	if (pg != NULL && tc != &tc_empty_sentinel && tc != &tc_dead_sentinel) {
 		tc->zone_base = (uintptr_t)p & ~(uintptr_t)SB_REGION_MASK;
 		tc->zone_pages = pg - (((uintptr_t)p & SB_REGION_MASK) >> SB_PAGE_SHIFT);
+		tc->zone_slabs = sb_page_slab_map(pg, p);
+		tc->zone_npages = SB_REGION_PAGES;
 	}
 	return pg;
 }
@@ -357,9 +393,7 @@ void *sb_tc_alloc_slow(unsigned bin, const char *func)
 	}
 	bin_close(b);
 	if (!sb_mag_is_empty(b->prev)) {
-		m = b->loaded;
-		bin_open(b, b->prev);
-		b->prev = m;
+		bin_swap(b);
 		sb_count(SB_EV_MALLOC_MAG, 1);
 		goto pop;
 	}
@@ -422,8 +456,7 @@ void sb_tc_free_slow(unsigned bin, void *p, const char *func)
 	bin_close(b);
 	m = b->loaded;
 	if (sb_mag_is_real(b->prev) && sb_mag_is_empty(b->prev)) {
-		bin_open(b, b->prev);
-		b->prev = m;
+		bin_swap(b);
 		sb_count(SB_EV_FREE_MAG, 1);
 		goto push;
 	}

@@ -52,9 +52,12 @@ enum sb_tc_state { SB_TC_EMPTY, SB_TC_LIVE, SB_TC_DEAD, SB_TC_COUNTED };
 
 struct sb_tcache {
 	struct sb_bin bins[SB_NR_BINS];
-	/* The zone of the last pointer freed here: its region's base and page
-	 * descriptors (sb_tc_page_of); zones live as long as the process. */
+	/* The zone of the last pointer freed here: its region's base, its
+	 * pages (0: none), slab map and page descriptors (sb_tc_cached_slab);
+	 * zones live as long as the process. */
 	uintptr_t zone_base;
+	uintptr_t zone_npages;
+	const struct sb_slab *const *zone_slabs;
 	struct sb_page *zone_pages;
 	/* Per bin, one full magazine of this cache's objects that another
 	 * thread sent home (atomic: NULL, a magazine, or closed after exit). */
@@ -78,14 +81,25 @@ extern __thread struct sb_tcache *sb_tc __attribute__((tls_model("initial-exec")
 /* The fast paths: a pop from, or a push onto, the loaded magazine of a
  * bin; false when it is empty (pop) or full (push), and the slow path
  * takes over.  No lock, no atomic instruction, no call. */
+/* b->top += delta slots, as one add to memory: the compilers keep the
+ * new top in a register, one instruction more, though nothing reads it. */
+static SB_ALWAYS_INLINE void bin_move_top(struct sb_bin *b, long delta)
+{
+#if defined(__x86_64__)
+	__asm__("addq %1, %0" : "+m"(b->top) : "er"(delta * (long)sizeof(void *)));
+#else
+	b->top += delta;
+#endif
+}
+
 static inline bool sb_bin_pop(struct sb_bin *b, void **out)
 {
 	void **t = b->top;
 
 	if (sb_unlikely(t == b->base))
 		return false;
-	b->top = --t;
-	*out = *t;
+	bin_move_top(b, -1);
+	*out = t[-1];
 	return true;
 }
 
@@ -96,7 +110,7 @@ static inline bool sb_bin_push(struct sb_bin *b, void *p)
 	if (sb_unlikely(t == b->limit))
 		return false;
 	*t = p;
-	b->top = t + 1;
+	bin_move_top(b, 1);
 	return true;
 }
 
@@ -121,35 +135,48 @@ static inline bool sb_tc_pop_at(size_t off, void **out)
 	return sb_bin_pop(sb_tc_bin_at(off), out);
 }
 
-static inline bool sb_tc_push_at(size_t off, void *p)
+/* The same for the cache tc, the caller's (read once, before a store to
+ * user memory that the compiler cannot tell apart from sb_tc). */
+static inline bool sb_tc_push_at(struct sb_tcache *tc, size_t off, void *p)
 {
-	return sb_bin_push(sb_tc_bin_at(off), p);
+	return sb_bin_push((struct sb_bin *)((char *)tc->bins + off), p);
 }
+
+/* The misses' first resort: the previous magazine of the bin at off,
+ * loaded in place of the empty (pop) or full (push) one; NULL or false
+ * when it cannot serve, and the slow paths take over (tcache.c). */
+void *sb_tc_pop_swapping(size_t off);
+bool sb_tc_push_swapping(size_t off, void *p);
 
 /* The fast path of a free of another thread's object: a push onto the
  * bin's remote magazine (sb_tc_free_other); false when it is full. */
-static inline bool sb_tc_push_remote_at(size_t off, void *p)
+static inline bool sb_tc_push_remote_at(struct sb_tcache *tc, size_t off, void *p)
 {
-	return sb_mag_push(sb_tc_bin_at(off)->remote, p);
+	return sb_mag_push(((struct sb_bin *)((char *)tc->bins + off))->remote, p);
 }
 
 /*
- * The free fast path's way to a pointer's page descriptor: if p lies in
- * the region of the thread's last free (p and the base differ only in the
- * bits below SB_REGION_SHIFT), its descriptor in *pgp, without the registry;
- * false otherwise, and sb_tc_page_of_miss() asks the registry and remembers.
- * The sentinels' zone_pages is a static array of UNUSED descriptors, so
- * whatever matches it only sends the free down the slow path.
+ * The free fast path's way to a pointer's slab: if p lies in the zone of
+ * the thread's last free, its entry in the zone's slab map in *sp (the
+ * "no slab" sentinel for pages of no slab, buddy.h), without the registry
+ * and without a test of the page's state; false otherwise, and
+ * sb_tc_page_of_miss() asks the registry and remembers.
  */
-static inline bool sb_tc_cached_page(const void *p, struct sb_page **pgp)
+static inline bool sb_tc_cached_slab(const void *p, const struct sb_slab **sp)
 {
 	const struct sb_tcache *tc = sb_tc;
-	uintptr_t off = (uintptr_t)p ^ tc->zone_base;
+	uintptr_t idx = ((uintptr_t)p ^ tc->zone_base) >> SB_PAGE_SHIFT;
 
-	if (sb_unlikely(off >= SB_REGION_SIZE))
+	if (sb_unlikely(idx >= tc->zone_npages))
 		return false;
-	*pgp = &tc->zone_pages[off >> SB_PAGE_SHIFT];
+	*sp = tc->zone_slabs[idx];
 	return true;
+}
+
+/* The page descriptor of p, which sb_tc_cached_slab() found in the zone. */
+static inline struct sb_page *sb_tc_cached_page(const void *p)
+{
+	return &sb_tc->zone_pages[((uintptr_t)p & SB_REGION_MASK) >> SB_PAGE_SHIFT];
 }
 
 /* p's page descriptor through the registry (NULL: not in a region); the

@@ -22,7 +22,7 @@
  * constructor ran, or takes the default action.
  *   SBMALLOC_GUARD=1   every small allocation is guarded while slots last
  *   SBMALLOC_GUARD=0   none, and no pool
- *   unset              one allocation in 16384, at most one per 10 ms
+ *   unset              one allocation in 16384, at most one per 100 ms
  * The statistics summary has guard_slots, guard_live, guard_allocations
  * and guard_reports.
  *
@@ -604,7 +604,7 @@ static int role_segv(const char *arg)
 }
 
 /* Allocations of every small size: some kept, some freed, in a ring;
- * `arg` operations, with a short sleep every 1000 (more than 10 ms in all),
+ * `arg` operations, with a short sleep every 1000 (more than 100 ms in all),
  * then the dump to the file arg2 (after the comma in arg). */
 static int role_churn(const char *arg)
 {
@@ -626,7 +626,7 @@ static int role_churn(const char *arg)
 			role_fails("malloc failed");
 		memset(ring[k], 1, n < 64 ? n : 64);
 		if (i % 1000 == 999)
-			usleep(200);
+			usleep(1000);
 	}
 	fd = open(comma + 1, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0)
@@ -937,7 +937,7 @@ TEST(SBMALLOC_GUARD_0_guards_nothing)
 }
 
 /* Unset: a pool, and a sample now and then in a program that allocates for
- * more than 10 ms. */
+ * more than 100 ms. */
 TEST(SBMALLOC_GUARD_unset_samples_now_and_then)
 {
 	char arg[700], *text;

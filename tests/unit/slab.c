@@ -841,6 +841,32 @@ TEST(buddy_validate_catches_a_slab_page_that_names_another_slab)
 	check_zones();
 }
 
+/* The free fast path's slab map must name the slab of every slab page:
+ * an entry that names another slab (or none) is caught. */
+TEST(buddy_validate_catches_a_slab_map_entry_that_disagrees_with_the_page)
+{
+	struct sb_slab_cache *c = &cache1008;
+	const struct sb_slab **entry;
+	struct sb_slab *s;
+	size_t i;
+	void *p;
+
+	sb_slab_cache_init(c, "test-1008-map", 1008, 0, SB_NO_BIN);
+	p = alloc_one(c);
+	CHECK(p != NULL);
+	s = slab_of(p);
+	check_zones();
+	entry = (const struct sb_slab **)&sb_zone_of_region(region_of(s->mem))
+			->slab_map[((uintptr_t)s->mem & SB_REGION_MASK) >> SB_PAGE_SHIFT];
+	CHECK(*entry == s);
+	*entry = &sb_slab_none;
+	i = region_of(s->mem)->index;
+	check_invalid(validate_zone, &i, "buddy", "slab map disagrees with the descriptor of page",
+		      ((uintptr_t)s->mem & SB_REGION_MASK) >> SB_PAGE_SHIFT);
+	*entry = s;
+	check_zones();
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tap_case cases[] = {
@@ -872,7 +898,8 @@ int main(int argc, char **argv)
 			slab_validate_catches_a_wrong_nfree,
 			slab_validate_catches_a_slab_on_the_wrong_list,
 			slab_validate_catches_a_list_field_that_disagrees_with_the_list,
-			buddy_validate_catches_a_slab_page_that_names_another_slab)
+			buddy_validate_catches_a_slab_page_that_names_another_slab,
+			buddy_validate_catches_a_slab_map_entry_that_disagrees_with_the_page)
 	};
 
 	sb_global_init();
