@@ -162,12 +162,18 @@ static inline unsigned sb_page_bin(const struct sb_page *pg)
 	return pg->bin;
 }
 
-/* The slab map (struct sb_zone) of the zone of pg, p's page descriptor. */
+/* The slab map (struct sb_zone) of the zone of pg, p's page descriptor,
+ * and p's entry in it. */
 static inline const struct sb_slab *const *sb_page_slab_map(const struct sb_page *pg, const void *p)
 {
 	const struct sb_zone *z = (const struct sb_zone *)(pg - (((uintptr_t)p & SB_REGION_MASK) >> SB_PAGE_SHIFT));
 
 	return z->slab_map;
+}
+
+static inline const struct sb_slab *sb_page_map_slab(const struct sb_page *pg, const void *p)
+{
+	return sb_page_slab_map(pg, p)[((uintptr_t)p & SB_REGION_MASK) >> SB_PAGE_SHIFT];
 }
 
 /*

@@ -470,19 +470,33 @@ static SB_NOINLINE void free_page(struct sb_page *pg, void *p, const char *func)
 	free_slow(p, func);
 }
 
-/* free of p, whose page descriptor is pg: a slab object, a page block of
- * the thread's page lists, or the rest (free_slow). */
-static SB_ALWAYS_INLINE void free_at_page(struct sb_page *pg, void *p, const char *func)
+/* p, whose page descriptor is pg, is no object the fast path takes: a
+ * page block, or a pointer for the slow paths to judge. */
+static SB_NOINLINE void free_not_fast(struct sb_page *pg, void *p, const char *func)
 {
-	const struct sb_slab *s;
-
-	if (sb_unlikely(sb_page_state(pg) != SB_PAGE_SLAB)) {
+	if (sb_page_state(pg) != SB_PAGE_SLAB)
 		free_page(pg, p, func);
-		return;
-	}
-	s = sb_page_slab(pg);
-	if (sb_unlikely(!sb_slab_fast_object(s, p))) {
+	else
 		free_slow(p, func);
+}
+
+/* The same for p in the zone of the thread's last free. */
+static SB_NOINLINE void free_not_fast_here(void *p, const char *func)
+{
+	free_not_fast(sb_tc_cached_page(p), p, func);
+}
+
+/* free of p, whose slab map entry is s (the "no slab" sentinel for pages of
+ * no slab) and page descriptor pg (NULL: in the zone of the thread's last
+ * free); the object test, the key, the push. */
+static SB_ALWAYS_INLINE void free_at(const struct sb_slab *s, struct sb_page *pg, void *p,
+				     const char *func)
+{
+	if (sb_unlikely(!sb_slab_fast_object(s, p))) {
+		if (pg == NULL)
+			free_not_fast_here(p, func);
+		else
+			free_not_fast(pg, p, func);
 		return;
 	}
 	if (sb_unlikely(sb_key_says_free(p))) {
@@ -492,7 +506,8 @@ static SB_ALWAYS_INLINE void free_at_page(struct sb_page *pg, void *p, const cha
 	push_object(s, p, func);
 }
 
-/* p is not in the zone of the thread's last free: ask the registry. */
+/* p is not in the zone of the thread's last free: ask the registry (and
+ * remember the zone). */
 static SB_NOINLINE void free_other_zone(void *p, const char *func)
 {
 	struct sb_page *pg = sb_tc_page_of_miss(p);
@@ -500,19 +515,7 @@ static SB_NOINLINE void free_other_zone(void *p, const char *func)
 	if (pg == NULL)
 		free_slow(p, func);
 	else
-		free_at_page(pg, p, func);
-}
-
-/* p, in the zone of the thread's last free, is no object the fast path
- * takes: a page block, or a pointer for the slow paths to judge. */
-static SB_NOINLINE void free_not_fast(void *p, const char *func)
-{
-	struct sb_page *pg = sb_tc_cached_page(p);
-
-	if (sb_page_state(pg) != SB_PAGE_SLAB)
-		free_page(pg, p, func);
-	else
-		free_slow(p, func);
+		free_at(sb_page_map_slab(pg, p), pg, p, func);
 }
 
 /*
@@ -527,15 +530,7 @@ static SB_ALWAYS_INLINE void sb_free_named(void *p, const char *func)
 		free_other_zone(p, func);
 		return;
 	}
-	if (sb_unlikely(!sb_slab_fast_object(s, p))) {
-		free_not_fast(p, func);
-		return;
-	}
-	if (sb_unlikely(sb_key_says_free(p))) {
-		free_suspect(s, p, func);
-		return;
-	}
-	push_object(s, p, func);
+	free_at(s, NULL, p, func);
 }
 
 /* ---- The public functions --------------------------------------------- */

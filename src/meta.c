@@ -4,7 +4,10 @@
  * Descriptors are carved from 64 KiB chunks mapped for them alone, in
  * 16-byte quanta, with one free list per quantum; they are never returned
  * to the OS (there are few, and reuse is immediate).  The memory handed out
- * is zeroed.
+ * is zeroed.  A size that is a multiple of the cache line is carved at a
+ * cache-line boundary (the gap before it goes on the free list of its own
+ * size), so that such descriptors never straddle a line more than they
+ * must.
  *
  * Lock: meta_lock protects the free lists and the current chunk; it is the
  * innermost lock of all (fork.c).
@@ -29,7 +32,7 @@ static size_t meta_bytes;
 
 void *sb_meta_alloc(size_t size)
 {
-	size_t idx = (size + META_QUANTUM - 1) / META_QUANTUM;
+	size_t idx = (size + META_QUANTUM - 1) / META_QUANTUM, gap;
 	void *p;
 
 	if (size == 0 || size > SB_META_MAX)
@@ -41,7 +44,8 @@ void *sb_meta_alloc(size_t size)
 		meta_free_lists[idx] = meta_free_lists[idx]->next;
 		goto out;
 	}
-	if (meta_cur == NULL || (size_t)(meta_end - meta_cur) < size) {
+	gap = size % SB_CACHE_LINE == 0 ? (size_t)(-(uintptr_t)meta_cur & (SB_CACHE_LINE - 1)) : 0;
+	if (meta_cur == NULL || (size_t)(meta_end - meta_cur) < gap + size) {
 		char *chunk = sb_os_map(META_CHUNK);
 
 		if (chunk == NULL)
@@ -49,6 +53,14 @@ void *sb_meta_alloc(size_t size)
 		meta_cur = chunk;
 		meta_end = chunk + META_CHUNK;
 		sb_write_once(meta_bytes, meta_bytes + META_CHUNK);
+		gap = 0;
+	}
+	if (gap != 0) {
+		struct meta_free *f = (struct meta_free *)meta_cur;
+
+		f->next = meta_free_lists[gap / META_QUANTUM];
+		meta_free_lists[gap / META_QUANTUM] = f;
+		meta_cur += gap;
 	}
 	p = meta_cur;
 	meta_cur += size;

@@ -31,28 +31,38 @@ struct sb_slab_cache;
 struct sb_track;
 
 /* Out of band: one per slab. */
+/*
+ * A slab's descriptor.  The free fast path reads only the first cache
+ * line (the descriptors are cache-line aligned, meta.c): a free in random
+ * order over a big heap misses the cache once per descriptor, not twice.
+ */
 struct sb_slab {
-	struct sb_slab *next, *prev;	/* on one of the cache's three lists */
-	struct sb_slab_cache *cache;
-	const void *owner;		/* the thread cache that last took objects
-					 * (an opaque token; read racily) */
-	uint32_t size, recip;		/* the cache's stride and reciprocal */
-	uint32_t bin_off;		/* the cache's bin << SB_BIN_SHIFT */
+	/* Read by the free fast path. */
+	char *objs;			/* first object: mem + colour */
 	uint64_t fast_mul, fast_lim;	/* sb_fast_object_test, lim 0 if the free
 					 * fast path may not take its objects */
-	char *mem;			/* first page */
-	char *objs;			/* first object: mem + colour */
+	const void *owner;		/* the thread cache that last took objects
+					 * (an opaque token; read racily) */
+	uint32_t bin_off;		/* the cache's bin << SB_BIN_SHIFT */
+	bool frees_go_home;		/* objects small enough to share cache lines */
+	bool poisoned;			/* created under SBMALLOC_CHECK: free objects hold poison */
 	uint16_t nfree;
+	struct sb_slab_cache *cache;
+	uint32_t size, recip;		/* the cache's stride and reciprocal */
+	/* The rest. */
+	struct sb_slab *next, *prev;	/* on one of the cache's three lists */
+	char *mem;			/* first page */
 	uint16_t list;			/* enum sb_slab_list */
 	uint16_t colour;
 	uint16_t hint;			/* first word of free_bits that may be non-zero */
-	bool poisoned;			/* created under SBMALLOC_CHECK: free objects hold poison */
-	bool frees_go_home;		/* objects small enough to share cache lines */
 	uint64_t free_bits[SB_SLAB_WORDS];	/* bit set: object in the slab */
 	uint64_t live_bits[SB_SLAB_WORDS];	/* caches with a constructor: bit set:
 						 * object handed out (cache.c) */
 	struct sb_track *tracks;	/* SBMALLOC_CHECK: one per object, else NULL */
-};
+} __attribute__((aligned(SB_CACHE_LINE)));
+
+_Static_assert(offsetof(struct sb_slab, recip) + sizeof(uint32_t) <= SB_CACHE_LINE,
+	       "the free fast path's fields fit in the descriptor's first cache line");
 
 struct sb_slab_list_head {
 	struct sb_slab *first;
