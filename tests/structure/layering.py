@@ -27,7 +27,7 @@ import sys
 # Bottom to top.  Each name is a module: NAME.h and NAME.c.
 LAYERS = ['common', 'report', 'stack', 'config', 'key', 'os', 'meta', 'counters', 'registry', 'region',
           'huge', 'guard', 'buddy', 'pcp', 'slab', 'sizeclass', 'magazine', 'depot', 'tcache',
-          'cache', 'stats', 'malloc']
+          'cache', 'stats', 'impl', 'malloc', 'cxxnew']
 # May call any layer, and be called from any layer.
 ORCHESTRATION = ['reclaim', 'fork', 'init']
 RANK = {m: i for i, m in enumerate(LAYERS)}
