@@ -3,7 +3,8 @@
 # made by `make install` into a prefix of this test's own: there the
 # script preloads libsbmalloc.so.0, the file the library's SONAME names
 # (what a runtime package holds), not the development link libsbmalloc.so,
-# and install left no placeholder behind.  --top without --stats=FILE puts the dumps in a directory of its
+# and install left no placeholder behind; the installed manual pages
+# render.  --top without --stats=FILE puts the dumps in a directory of its
 # own in $TMPDIR that goes when the program ends, by itself or killed by a
 # signal, while the program keeps the pid of sbmalloc-run.
 . "${SBMALLOC_SRCDIR:-.}/tests/taplib.sh"
@@ -62,9 +63,25 @@ installed_run_preloads_without_the_development_link() {
 installed_files_keep_no_placeholder() {
 	installed
 	bad=$(grep -l '@[a-zA-Z_]*@' "$prefix/bin/sbmalloc-run" "$prefix/include/sbmalloc.h" \
-		"$prefix/lib/pkgconfig/sbmalloc.pc" || true)
+		"$prefix"/share/man/man*/* "$prefix/lib/pkgconfig/sbmalloc.pc" || true)
 	check_eq "installed files with an @placeholder@ left" "" "$bad"
 	grep -q '^#define SBMALLOC_VERSION "[0-9]*\.[0-9]*\.[0-9]*"$' "$prefix/include/sbmalloc.h"
+	[ -f "$prefix/share/doc/sbmalloc/LICENSE" ] && [ -f "$prefix/share/doc/sbmalloc/NEWS" ]
+}
+
+installed_man_pages_render() {
+	fresh_dir
+	installed
+	command -v man >/dev/null 2>&1 || { echo "man not installed"; exit 77; }
+	n=0
+	for page in "$prefix/share/man/man3/sbmalloc.3" "$prefix/share/man/man1/sbmalloc-run.1" \
+		"$prefix/share/man/man1/sbstat.1" "$prefix/share/man/man1/sbtop.1"; do
+		LC_ALL=C MANWIDTH=80 man --warnings=w -l "$page" >out 2>err
+		check_quiet err
+		grep -q '^NAME' out
+		n=$((n + 1))
+	done
+	check_eq "installed pages rendered" 4 "$n"
 }
 
 # wait_empty DIR: until DIR is empty, for at most 10 s (the watcher of
@@ -149,11 +166,12 @@ top_with_a_stats_file_leaves_it() {
 	check_eq "files in TMPDIR" "" "$(ls -A tmp)"
 }
 
-tap_plan 8
+tap_plan 9
 tap_test installed_sbmalloc_run_prints_the_soname_file installed_run_prints_the_soname_file
 tap_test installed_sbmalloc_run_preloads_libsbmalloc_so_0_without_the_dev_link \
 	installed_run_preloads_without_the_development_link
 tap_test installed_files_keep_no_placeholder installed_files_keep_no_placeholder
+tap_test installed_man_pages_render_without_warnings installed_man_pages_render
 tap_test top_dump_dir_goes_when_the_program_kills_itself top_dir_goes_when_the_program_kills_itself
 tap_test top_dump_dir_goes_when_the_program_is_killed_from_outside \
 	top_dir_goes_when_the_program_is_killed_from_outside
