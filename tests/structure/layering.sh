@@ -5,4 +5,5 @@
 # `tests/structure/layering.sh --graph` prints the call graph between files.
 src=${SBMALLOC_SRCDIR:-.}
 exec python3 "$src/tests/structure/layering.py" "$@" "$src/src" \
-	-I"$src/src" -I"$src/include" -I"${SBMALLOC_BUILDDIR:-.}" -std=gnu11
+	-I"$src/src" -I"${SBMALLOC_BUILDDIR:-.}/include" -I"$src/include" -I"${SBMALLOC_BUILDDIR:-.}" \
+	-std=gnu11
