@@ -77,13 +77,15 @@ static SB_COLD void *new_miss(size_t size, size_t align)
 
 /* ---- new --------------------------------------------------------------- */
 
+static SB_COLD void *new_failed(size_t size)
+{
+	return new_miss(size, 0);
+}
+
+/* malloc's own fast path, inline in sb_impl_new: a tail call. */
 static void *cxx_new(size_t size)
 {
-	void *p = sb_impl_malloc(size);
-
-	if (sb_likely(p != NULL))
-		return p;
-	return new_miss(size, 0);
+	return sb_impl_new(size, new_failed);
 }
 
 static void *cxx_new_nothrow(size_t size, const void *nothrow)

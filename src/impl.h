@@ -15,6 +15,9 @@
 #pragma GCC visibility push(hidden)
 
 void *sb_impl_malloc(size_t size);
+/* malloc's fast path for operator new: when malloc would return NULL,
+ * the result of fail(size) instead (no errno of its own). */
+void *sb_impl_new(size_t size, void *(*fail)(size_t));
 void *sb_impl_aligned_alloc(size_t align, size_t size);
 void sb_impl_free(void *p);
 void sb_impl_free_sized(void *p, size_t size);

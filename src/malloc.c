@@ -41,6 +41,7 @@
 #include "counters.h"
 #include "guard.h"
 #include "huge.h"
+#include "impl.h"
 #include "cache.h"
 #include "init.h"
 #include "key.h"
@@ -548,6 +549,25 @@ SB_EXPORT int sb_owns(const void *p)
 void *sb_impl_malloc(size_t size)
 {
 	return sb_alloc(size);
+}
+
+static SB_NOINLINE void *new_miss(size_t size, void *(*fail)(size_t))
+{
+	void *p = malloc_miss(size);
+
+	return sb_likely(p != NULL) ? p : fail(size);
+}
+
+void *sb_impl_new(size_t size, void *(*fail)(size_t))
+{
+	void *p;
+
+	if (sb_likely(size <= SB_SMALL_MAX) &&
+	    sb_likely(sb_tc_pop_at(sb_class_lookup[(size + 15) >> 4], &p))) {
+		sb_key_mark_live(p);
+		return p;
+	}
+	return new_miss(size, fail);
 }
 
 void sb_impl_free(void *p)

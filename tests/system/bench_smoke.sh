@@ -80,7 +80,7 @@ scale_table_and_chart_come_out() {
 		>"$tap_tmp/scale.out" 2>&1 || { cat "$tap_tmp/scale.out"; return 1; }
 	for w in larson cache-scratch pageblock; do
 		for t in 1 2; do
-			grep -Eq "^\| $w \| $t \| [*]*[0-9.]+ [kM]?.*\| [*]*[0-9.]+ [kM]?.*\|\$" "$tap_tmp/scale.md" ||
+			grep -Eq "^\| $w \| $t \| [*]*[0-9.]+( [kM])?[*]*( .*)? \| [*]*[0-9.]+( [kM])?[*]*( .*)? \|\$" "$tap_tmp/scale.md" ||
 				{ echo "no row for $w at $t threads"; cat "$tap_tmp/scale.md"; return 1; }
 		done
 	done
