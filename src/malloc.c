@@ -175,8 +175,10 @@ static SB_NOINLINE void *alloc_slow(size_t size, bool lists_tried, bool zero, co
  */
 static SB_NOINLINE void *malloc_miss_small(size_t size)
 {
-	void *p = sb_tc_pop_swapping(sb_class_lookup[(size + 15) >> 4]);
+	void *p = NULL;
 
+	if (!sb_guard_due())	/* a sample is taken in alloc_slow */
+		p = sb_tc_pop_swapping(sb_class_lookup[(size + 15) >> 4]);
 	if (p == NULL)
 		return alloc_slow(size, false, false, "malloc");
 	sb_key_mark_live(p);
@@ -215,8 +217,12 @@ static SB_ALWAYS_INLINE void *sb_alloc_with(size_t size, void *(*miss)(size_t))
 {
 	void *p;
 
-	if (sb_likely(size <= SB_SMALL_MAX) &&
-	    sb_likely(sb_tc_pop_at(sb_class_lookup[(size + 15) >> 4], &p))) {
+	if (sb_likely(size <= SB_DIRECT_MAX)) {
+		if (sb_likely(sb_tc_pop_direct(size, &p))) {
+			sb_key_mark_live(p);
+			return p;
+		}
+	} else if (size <= SB_SMALL_MAX && sb_tc_pop_at(sb_class_lookup[(size + 15) >> 4], &p)) {
 		sb_key_mark_live(p);
 		return p;
 	}
@@ -562,8 +568,12 @@ void *sb_impl_new(size_t size, void *(*fail)(size_t))
 {
 	void *p;
 
-	if (sb_likely(size <= SB_SMALL_MAX) &&
-	    sb_likely(sb_tc_pop_at(sb_class_lookup[(size + 15) >> 4], &p))) {
+	if (sb_likely(size <= SB_DIRECT_MAX)) {
+		if (sb_likely(sb_tc_pop_direct(size, &p))) {
+			sb_key_mark_live(p);
+			return p;
+		}
+	} else if (size <= SB_SMALL_MAX && sb_tc_pop_at(sb_class_lookup[(size + 15) >> 4], &p)) {
 		sb_key_mark_live(p);
 		return p;
 	}

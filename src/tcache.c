@@ -62,6 +62,7 @@
 #include "guard.h"
 #include "key.h"
 #include "meta.h"
+#include "sizeclass.h"
 #include "slab.h"
 
 #include <pthread.h>
@@ -72,9 +73,13 @@
 				     &sb_mag_sentinel, &sb_mag_sentinel, NULL } }
 #define SENTINEL_INBOX { [0 ... SB_NR_BINS - 1] = SB_INBOX_CLOSED }
 #define SENTINEL_ZONE .zone_npages = 0
+/* A sentinel's bins are all alike: every size may use the first. */
+#define SENTINEL_DIRECT(tc) .direct = { [0 ... SB_DIRECT_MAX / 16] = &(tc).bins[0] }
 static struct sb_tcache tc_empty_sentinel = { .bins = SENTINEL_BINS, SENTINEL_ZONE,
+					      SENTINEL_DIRECT(tc_empty_sentinel),
 					      .inbox = SENTINEL_INBOX, .state = SB_TC_EMPTY };
 static struct sb_tcache tc_dead_sentinel = { .bins = SENTINEL_BINS, SENTINEL_ZONE,
+					     SENTINEL_DIRECT(tc_dead_sentinel),
 					     .inbox = SENTINEL_INBOX, .state = SB_TC_DEAD };
 __thread struct sb_tcache *sb_tc __attribute__((tls_model("initial-exec"))) = &tc_empty_sentinel;
 
@@ -201,6 +206,8 @@ static void point_at_sentinel(struct sb_tcache *tc)
 		bin_open(&tc->bins[i], &sb_mag_sentinel);
 		tc->bins[i].prev = tc->bins[i].remote = tc->bins[i].spare = &sb_mag_sentinel;
 	}
+	for (i = 0; i <= SB_DIRECT_MAX / 16; i++)
+		tc->direct[i] = (struct sb_bin *)((char *)tc->bins + sb_class_lookup[i]);
 	tc->zone_npages = 0;
 }
 

@@ -50,8 +50,15 @@ _Static_assert(sizeof(struct sb_bin) == 1 << SB_BIN_SHIFT, "bin offsets scale by
 
 enum sb_tc_state { SB_TC_EMPTY, SB_TC_LIVE, SB_TC_DEAD, SB_TC_COUNTED };
 
+/* Sizes up to this find their bin in the thread cache's own table. */
+#define SB_DIRECT_MAX 1024
+
 struct sb_tcache {
 	struct sb_bin bins[SB_NR_BINS];
+	/* The bin of each size up to SB_DIRECT_MAX, by (size + 15) / 16, as in
+	 * the class table (sizeclass.h): malloc's fast path loads the bin with
+	 * one instruction.  Written when the cache is set up, then only read. */
+	struct sb_bin *direct[SB_DIRECT_MAX / 16 + 1];
 	/* The zone of the last pointer freed here: its region's base, its
 	 * pages (0: none), slab map and page descriptors (sb_tc_cached_slab);
 	 * zones live as long as the process. */
@@ -133,6 +140,12 @@ static inline struct sb_bin *sb_tc_bin_at(size_t off)
 static inline bool sb_tc_pop_at(size_t off, void **out)
 {
 	return sb_bin_pop(sb_tc_bin_at(off), out);
+}
+
+/* The same for a size of at most SB_DIRECT_MAX bytes. */
+static inline bool sb_tc_pop_direct(size_t size, void **out)
+{
+	return sb_bin_pop(sb_tc->direct[(size + 15) >> 4], out);
 }
 
 /* The same for the cache tc, the caller's (read once, before a store to
