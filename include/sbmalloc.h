@@ -32,6 +32,16 @@ void malloc_stats(void);
 void sb_stats_print(int fd);
 
 /*
+ * The same statistics as one JSON object (RFC 8259, UTF-8), written to fd
+ * and ended by a newline: "format_version", then "slabinfo" (the rows),
+ * "buddyinfo" (the regions), "summary" and "counters" objects; every key,
+ * its type and unit are in docs/stats-json.md.  SBMALLOC_STATS_FORMAT=json
+ * makes the dumps at exit and on SBMALLOC_STATS_SIGNAL take this form too.
+ * Like sb_stats_print, it neither allocates nor uses stdio.
+ */
+void sb_stats_print_json(int fd);
+
+/*
  * Dedicated object caches, as the kernel's kmem_cache: objects of one size,
  * kept in their constructed state between uses.
  *
