@@ -15,6 +15,8 @@
  *   SBMALLOC_DIRTY_MAX=<bytes>[k|m|g]         free memory kept resident (buddy.c)
  *   SBMALLOC_STATS=1|PATH                     count, and dump at exit (stats.c)
  *   SBMALLOC_STATS_SIGNAL=USR1|USR2|N         dump on that signal (stats.c)
+ *   SBMALLOC_STATS_FORMAT=text|json           the form of those dumps (stats.c);
+ *                                             anything but json: text
  *   SBMALLOC_GUARD=N                          one allocation in N guarded (guard.c);
  *                                             0: none
  *
@@ -120,6 +122,8 @@ void sb_config_init(void)
 	sb_config.stats_path = sb_config.stats && strcmp(v, "1") != 0 ? v : NULL;
 	v = env("SBMALLOC_STATS_SIGNAL");
 	sb_config.stats_signal = v != NULL ? parse_signal(v) : 0;
+	v = env("SBMALLOC_STATS_FORMAT");
+	sb_config.stats_format = v != NULL && strcmp(v, "json") == 0 ? SB_STATS_JSON : SB_STATS_TEXT;
 	v = env("SBMALLOC_GUARD");
 	sb_config.guard_default = v == NULL || !parse_size(v, &sb_config.guard_rate);
 	if (sb_config.guard_default)

@@ -23,6 +23,11 @@ enum sb_hugepages_mode {
 	SB_HUGEPAGES_OFF,
 };
 
+enum sb_stats_format {
+	SB_STATS_TEXT,		/* slabinfo, buddyinfo, summary (stats.c) */
+	SB_STATS_JSON,		/* the same figures as one JSON object (docs/stats-json.md) */
+};
+
 struct sb_config {
 	enum sb_hugepages_mode hugepages;	/* SBMALLOC_HUGEPAGES */
 	bool check;			/* SBMALLOC_CHECK: every small object through its slab */
@@ -31,6 +36,7 @@ struct sb_config {
 	bool stats;			/* SBMALLOC_STATS given: count and dump at exit */
 	const char *stats_path;		/* SBMALLOC_STATS=PATH (%p: pid); NULL: stderr */
 	int stats_signal;		/* SBMALLOC_STATS_SIGNAL, 0: none */
+	enum sb_stats_format stats_format;	/* SBMALLOC_STATS_FORMAT: of those two dumps */
 	size_t guard_rate;		/* SBMALLOC_GUARD: one allocation in N guarded, 0: off */
 	bool guard_default;		/* SBMALLOC_GUARD unset: also at most one a tick */
 };

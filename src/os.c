@@ -35,6 +35,7 @@
 #include "os.h"
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -243,6 +244,125 @@ size_t sb_os_resident(const void *addr, size_t len)
 			bytes += (size_t)(vec[i] & 1) << SB_PAGE_SHIFT;
 	}
 	return bytes;
+}
+
+/* ---- /proc/self/smaps ---------------------------------------------------- */
+
+/* The mapping whose fields are being read. */
+struct smaps_vma {
+	uintptr_t start, end;
+	size_t thp, hugetlb;
+	bool open;
+};
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* "start-end perms ..." -> start, end; false for any other line. */
+static bool smaps_header(const char *s, uintptr_t *start, uintptr_t *end)
+{
+	uintptr_t v[2] = { 0, 0 };
+	int i, d;
+
+	for (i = 0; i < 2; i++) {
+		if (hex_digit(*s) < 0)
+			return false;
+		for (; (d = hex_digit(*s)) >= 0; s++)
+			v[i] = v[i] << 4 | (uintptr_t)d;
+		if (*s++ != (i == 0 ? '-' : ' '))
+			return false;
+	}
+	*start = v[0];
+	*end = v[1];
+	return true;
+}
+
+/* The bytes of a "Name:   N kB" line, if it is name's; else 0. */
+static size_t smaps_field(const char *s, const char *name)
+{
+	size_t len = strlen(name), kb = 0;
+
+	if (strncmp(s, name, len) != 0 || s[len] != ':')
+		return 0;
+	for (s += len + 1; *s == ' '; s++)
+		;
+	for (; *s >= '0' && *s <= '9'; s++)
+		kb = kb * 10 + (size_t)(*s - '0');
+	return kb << 10;
+}
+
+static void smaps_vma_end(struct smaps_vma *v, sb_os_huge_fn *fn, void *arg)
+{
+	const uintptr_t limit = (uintptr_t)1 << SB_ADDR_BITS;
+
+	if (v->open && (v->thp != 0 || v->hugetlb != 0) && v->start < limit)
+		fn(arg, v->start, v->end < limit ? v->end : limit, v->thp, v->hugetlb);
+	v->open = false;
+}
+
+static void smaps_line(const char *s, struct smaps_vma *v, sb_os_huge_fn *fn, void *arg)
+{
+	uintptr_t start, end;
+
+	if (smaps_header(s, &start, &end)) {
+		smaps_vma_end(v, fn, arg);
+		v->start = start;
+		v->end = end;
+		v->thp = v->hugetlb = 0;
+		v->open = true;
+		return;
+	}
+	v->thp += smaps_field(s, "AnonHugePages");
+	v->hugetlb += smaps_field(s, "Private_Hugetlb") + smaps_field(s, "Shared_Hugetlb");
+}
+
+/* smaps line by line; a line longer than the buffer (a long path) is cut
+ * to its head, which holds the addresses. */
+bool sb_os_huge_pages(sb_os_huge_fn *fn, void *arg)
+{
+	char buf[2048];		/* small: the dump runs in signal handlers too */
+	struct smaps_vma v = { 0, 0, 0, 0, false };
+	size_t len = 0, done;
+	bool cut = false;
+	int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		char *nl;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		for (done = 0; (nl = memchr(buf + done, '\n', len - done)) != NULL;
+		     done = (size_t)(nl - buf) + 1) {
+			*nl = '\0';
+			if (!cut)
+				smaps_line(buf + done, &v, fn, arg);
+			cut = false;
+		}
+		memmove(buf, buf + done, len - done);
+		len -= done;
+		if (len == sizeof(buf) - 1) {
+			buf[len] = '\0';
+			if (!cut)
+				smaps_line(buf, &v, fn, arg);
+			cut = true;
+			len = 0;
+		}
+	}
+	close(fd);
+	smaps_vma_end(&v, fn, arg);
+	return true;
 }
 
 static bool page_used(const uint64_t *used, size_t idx)

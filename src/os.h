@@ -4,9 +4,9 @@
  * The layers above ask for address space and memory here and nowhere else:
  * reservations aligned to their size, commits with the backing the
  * SBMALLOC_HUGEPAGES policy chooses (hugetlb, THP or 4 KiB pages), purges,
- * residency, and the hugetlb-to-4k copy a forked child needs.  os.c also
- * keeps the count of heap bytes mapped (regions and huge blocks) and its
- * peak.
+ * residency, the huge pages the kernel actually gave (/proc/self/smaps),
+ * and the hugetlb-to-4k copy a forked child needs.  os.c also keeps the
+ * count of heap bytes mapped (regions and huge blocks) and its peak.
  */
 #ifndef SB_OS_H
 #define SB_OS_H
@@ -50,6 +50,22 @@ bool sb_os_protect(void *addr, size_t len, bool rw);
 void sb_os_purge(void *addr, size_t len);
 /* Resident bytes of [addr, addr+len) (mincore). */
 size_t sb_os_resident(const void *addr, size_t len);
+
+/*
+ * The huge pages the kernel gave, as /proc/self/smaps says: for each
+ * mapping (VMA) of the process below 2^SB_ADDR_BITS that holds any,
+ * fn(arg, start, end, thp, hugetlb) with the mapping's range, its
+ * transparent huge page bytes (AnonHugePages) and its hugetlb bytes
+ * (Private_Hugetlb + Shared_Hugetlb), both resident bytes.  The caller
+ * tells its own ranges from the others (the kernel may merge adjacent
+ * mappings into one VMA, so one may span several of them).  False, and no
+ * call, if smaps cannot be read.  open/read into a stack buffer: no
+ * allocation, no lock, async-signal-safe; but it costs a walk of every
+ * page table of the process, so it is for statistics dumps only.
+ */
+typedef void sb_os_huge_fn(void *arg, uintptr_t start, uintptr_t end, size_t thp,
+			   size_t hugetlb);
+bool sb_os_huge_pages(sb_os_huge_fn *fn, void *arg);
 
 /*
  * Replace the hugetlb mapping [base, base+len) by ordinary pages holding

@@ -5,33 +5,44 @@
  * functions and nothing else:
  *   state     slabs and objects per cache, free blocks per order per
  *             region, mapped and resident bytes, what the thread caches
- *             and depots hold.
+ *             and depots hold, and the huge pages the kernel actually
+ *             gave (os.c reads /proc/self/smaps; the registry says which
+ *             of the process's mappings are regions or huge blocks).
  *   counters  per call, by the layer that served it (magazine, depot, slab,
  *             page lists, buddy, own mapping), bytes requested and handed
  *             out, live bytes and their peak: the event counters of
  *             counters.c, kept only when the program runs with
  *             SBMALLOC_STATS or SBMALLOC_STATS_SIGNAL set.
  *
- * The dump (sb_stats_dump) has three sections:
+ * The dump comes in two forms, text (sb_stats_dump) and JSON
+ * (sb_stats_dump_json, docs/stats-json.md), written from one walk of the
+ * heap (dump()) by two writers.  The text has three sections:
  *   slabinfo - version: 2.1   the kernel's /proc/slabinfo layout, one row
  *                             per cache; limit = magazine rounds, batchcount
  *                             = objects moved per depot exchange (a whole
  *                             magazine), sharedavail = objects in the depot
  *   buddyinfo                 "Region N, backing B" and free blocks of
  *                             each order 0..SB_MAX_ORDER, like
- *                             /proc/buddyinfo's "Node N, zone Z"
- *   summary                   "key value" lines
+ *                             /proc/buddyinfo's "Node N, zone Z"; B is what
+ *                             the kernel gave: hugetlb, thp (smaps shows
+ *                             transparent huge pages in the region) or 4k
+ *   summary                   "key value" lines, the counters among them
+ * A cache name shows its spaces and control characters as '_' in the text
+ * (rows are split at white space); the JSON has the name as it was given.
  * active_objs counts objects out of the slab layer, including those that
  * sit in magazines, as the kernel's SLAB counted its per-CPU arrays.
+ * huge_page_share_pct is the part of mapped_bytes (regions, live and
+ * cached huge blocks) in huge pages: AnonHugePages and hugetlb pages of
+ * those mappings, as smaps tells (0 when /proc cannot be read).
  *
  * SBMALLOC_STATS=1 dumps to stderr at exit; SBMALLOC_STATS=PATH writes to
  * PATH, with %p replaced by the pid, so each process of a forking program
- * writes its own file.  SBMALLOC_STATS_SIGNAL=USR2 (or USR1, or a number)
- * dumps whenever the process gets that signal: the handler takes no lock
- * and allocates nothing; it reads counters racily (locked == false), which
- * is fine for statistics, and walks only lists that never lose an element.
- * No lock of its own (each *_counters() call takes its layer's, when
- * locked).
+ * writes its own file; SBMALLOC_STATS_FORMAT=json chooses JSON for both.
+ * SBMALLOC_STATS_SIGNAL=USR2 (or USR1, or a number) dumps whenever the
+ * process gets that signal: the handler takes no lock and allocates
+ * nothing; it reads counters racily (locked == false), which is fine for
+ * statistics, and walks only lists that never lose an element.  No lock
+ * of its own (each *_counters() call takes its layer's, when locked).
  */
 #include "stats.h"
 #include "buddy.h"
@@ -41,11 +52,15 @@
 #include "depot.h"
 #include "guard.h"
 #include "huge.h"
+#include "init.h"
 #include "os.h"
 #include "region.h"
+#include "registry.h"
 #include "report.h"
 #include "slab.h"
 #include "tcache.h"
+
+#include <sbmalloc.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -193,190 +208,583 @@ static uint64_t pct100(uint64_t part, uint64_t whole)
 	return whole ? (uint64_t)((double)part * 10000.0 / (double)whole + 0.5) : 0;
 }
 
-static void kv(struct out *o, const char *key, uint64_t v)
+/*
+ * s as a JSON string.  Cache names come from users (sb_cache_create):
+ * quotes, backslashes and control characters are escaped, well-formed
+ * UTF-8 passes through, and each byte of a malformed sequence becomes
+ * U+FFFD, so that the dump is always valid JSON (RFC 8259).
+ */
+static void out_json_str(struct out *o, const char *str)
 {
-	out_pad(o, key, 28, true);
-	out_u64(o, v, 0);
-	out_mem(o, "\n", 1);
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
+
+	out_mem(o, "\"", 1);
+	while (*s != '\0') {
+		unsigned c = *s, need = 0, k;
+		unsigned char lo = 0x80, hi = 0xbf;
+		char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4 & 0xf], hex[c & 0xf] };
+
+		if (c == '"' || c == '\\' || c == '\n' || c == '\t' || c == '\r' || c == '\b' ||
+		    c == '\f') {
+			esc[1] = c == '\n' ? 'n' : c == '\t' ? 't' : c == '\r' ? 'r' :
+				 c == '\b' ? 'b' : c == '\f' ? 'f' : (char)c;
+			out_mem(o, esc, 2);
+			s++;
+			continue;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			out_mem(o, esc, 6);
+			s++;
+			continue;
+		}
+		if (c < 0x80) {
+			out_mem(o, (const char *)s++, 1);
+			continue;
+		}
+		/* The lead byte gives the length and the range of the second
+		 * byte that rules out overlong forms, surrogates and > U+10FFFF. */
+		if (c >= 0xc2 && c <= 0xdf)
+			need = 1;
+		else if (c >= 0xe0 && c <= 0xef) {
+			need = 2;
+			lo = c == 0xe0 ? 0xa0 : 0x80;
+			hi = c == 0xed ? 0x9f : 0xbf;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3;
+			lo = c == 0xf0 ? 0x90 : 0x80;
+			hi = c == 0xf4 ? 0x8f : 0xbf;
+		}
+		for (k = 1; k <= need; k++) {
+			if (s[k] < lo || s[k] > hi)
+				break;
+			lo = 0x80;
+			hi = 0xbf;
+		}
+		if (need == 0 || k <= need) {
+			out_str(o, "\\ufffd");
+			s++;
+			continue;
+		}
+		out_mem(o, (const char *)s, need + 1);
+		s += need + 1;
+	}
+	out_mem(o, "\"", 1);
 }
 
-static void kv_pct(struct out *o, const char *key, uint64_t hundredths)
+static void out_json_key(struct out *o, const char *key)
 {
-	out_pad(o, key, 28, true);
-	out_hundredths(o, hundredths);
-	out_mem(o, "\n", 1);
+	out_json_str(o, key);
+	out_mem(o, ": ", 2);
 }
 
-/* ---- The dump ---------------------------------------------------------- */
+/* ---- The dump: the figures ---------------------------------------------- */
 
-static void dump_slabinfo(struct out *o, bool locked, uint64_t *slab_bytes, uint64_t *exchanges)
+/*
+ * One function, dump(), gathers every figure in one walk of the heap and
+ * hands them to a writer as it goes: rows of caches, rows of regions, then
+ * the summary.  The text and the JSON writers below format the same
+ * figures, so the two forms of a dump cannot disagree.
+ */
+
+struct dump_head {
+	uint64_t pid;
+	bool counters_on;
+};
+
+/* A slabinfo row: the columns of /proc/slabinfo 2.1, in its order. */
+enum {
+	CF_ACTIVE_OBJS, CF_NUM_OBJS, CF_OBJSIZE, CF_OBJPERSLAB, CF_PAGESPERSLAB,
+	CF_LIMIT, CF_BATCHCOUNT, CF_SHAREDFACTOR,
+	CF_ACTIVE_SLABS, CF_NUM_SLABS, CF_SHAREDAVAIL,
+	NR_CACHE_FIELDS
+};
+
+static const struct {
+	const char *name;
+	const char *before;	/* text: what precedes the column */
+	unsigned width;		/* text: "%6lu %6lu %6u %4u %4d ...", as mm/slab_common.c */
+} cache_fields[NR_CACHE_FIELDS] = {
+	{ "active_objs", " ", 6 }, { "num_objs", " ", 6 }, { "objsize", " ", 6 },
+	{ "objperslab", " ", 4 }, { "pagesperslab", " ", 4 },
+	{ "limit", " : tunables ", 4 }, { "batchcount", " ", 4 }, { "sharedfactor", " ", 4 },
+	{ "active_slabs", " : slabdata ", 6 }, { "num_slabs", " ", 6 }, { "sharedavail", " ", 6 },
+};
+
+struct dump_cache {
+	const char *name;
+	uint64_t f[NR_CACHE_FIELDS];
+};
+
+/* A buddyinfo row.  backing: what the kernel gave (hugetlb: the mapping is
+ * hugetlb; thp: smaps shows transparent huge pages in the region; else
+ * 4k); expected_backing: what sbmalloc chose at commit (os.c). */
+struct dump_region {
+	uint64_t index;
+	const char *backing, *expected_backing;
+	uint64_t nr_free[SB_NR_ORDERS];
+	uint64_t free_bytes, resident_bytes, thp_bytes, hugetlb_bytes;
+};
+
+/* A line of the summary.  The JSON dump puts the event counters
+ * (counters.c, zero unless counting) apart from the state. */
+enum fig_unit { FIG_COUNT, FIG_BYTES, FIG_PCT /* v in hundredths */ };
+enum fig_section { FIG_SUMMARY, FIG_COUNTERS };
+
+struct figure {
+	const char *key;
+	uint64_t v;
+	enum fig_unit unit;
+	enum fig_section section;
+};
+
+#define MAX_FIGURES 64
+
+struct figures {
+	size_t n;
+	struct figure f[MAX_FIGURES];
+};
+
+static void fig(struct figures *s, enum fig_section section, const char *key,
+		enum fig_unit unit, uint64_t v)
+{
+	if (s->n < MAX_FIGURES)
+		s->f[s->n++] = (struct figure){ key, v, unit, section };
+}
+
+struct dump_writer {
+	void (*slabinfo)(struct out *o, const struct dump_head *h);
+	void (*cache)(struct out *o, const struct dump_cache *c, bool first);
+	void (*buddyinfo)(struct out *o);
+	void (*region)(struct out *o, const struct dump_region *r, bool first);
+	void (*summary)(struct out *o, const struct dump_head *h, const struct figures *s);
+};
+
+/* What the walks of caches and regions add up, for the summary. */
+struct totals {
+	uint64_t slab_bytes, exchanges;
+	uint64_t free_bytes, resident_bytes, thp_bytes, hugetlb_bytes;
+	uint64_t thp_regions, hugetlb_regions;
+};
+
+static void walk_caches(struct out *o, const struct dump_writer *w, bool locked,
+			struct totals *t)
 {
 	struct sb_cache *c;
+	bool first = true;
 
+	for (c = sb_cache_first(); c != NULL; c = sb_cache_next(c)) {
+		struct sb_slab_counters sc;
+		struct sb_depot_counters dc;
+		struct dump_cache row;
+
+		sb_depot_counters(sb_cache_depot(c), &dc, locked);
+		t->exchanges += dc.exchanges;
+		if (sb_cache_is_dead(c))
+			continue;
+		sb_slab_counters(sb_cache_slab(c), &sc, locked);
+		t->slab_bytes += (uint64_t)sc.num_slabs * sc.pages_per_slab * SB_PAGE_SIZE;
+		row.name = sc.name;
+		row.f[CF_ACTIVE_OBJS] = sc.active_objs;
+		row.f[CF_NUM_OBJS] = (uint64_t)sc.num_slabs * sc.objs_per_slab;
+		row.f[CF_OBJSIZE] = sc.size;
+		row.f[CF_OBJPERSLAB] = sc.objs_per_slab;
+		row.f[CF_PAGESPERSLAB] = sc.pages_per_slab;
+		row.f[CF_LIMIT] = dc.mag_cap;
+		row.f[CF_BATCHCOUNT] = dc.mag_cap;
+		row.f[CF_SHAREDFACTOR] = 0;
+		row.f[CF_ACTIVE_SLABS] = sc.active_slabs;
+		row.f[CF_NUM_SLABS] = sc.num_slabs;
+		row.f[CF_SHAREDAVAIL] = dc.full_objs;
+		w->cache(o, &row, first);
+		first = false;
+	}
+}
+
+/*
+ * Huge-page bytes of regions first .. first + REGION_BATCH - 1 and (blocks)
+ * of the huge blocks, from what smaps says of each mapping (os.c).  The
+ * registry tells whose each 32 MiB slot of a mapping is; a mapping the
+ * kernel merged across several of ours (adjacent, with the same flags) is
+ * shared among them in proportion to their part of it, so the sum is exact
+ * and a region's figure may not be.  Regions come in batches so that the
+ * tally fits on the stack (the dump also runs in a signal handler): one
+ * read of smaps per REGION_BATCH regions (4 GiB of heap).
+ */
+#define REGION_BATCH 128
+
+struct huge_tally {
+	size_t first;
+	bool blocks;
+	uint64_t thp[REGION_BATCH], hugetlb[REGION_BATCH];
+	uint64_t block_thp, block_hugetlb;
+};
+
+static uint64_t share(size_t bytes, uintptr_t part, uintptr_t whole)
+{
+	return (uint64_t)((unsigned __int128)bytes * part / whole);
+}
+
+static void tally(void *arg, uintptr_t start, uintptr_t end, size_t thp, size_t hugetlb)
+{
+	struct huge_tally *t = arg;
+	uintptr_t a;
+
+	for (a = start & ~(uintptr_t)SB_REGION_MASK; a < end; a += SB_REGION_SIZE) {
+		const struct sb_region *r = sb_registry_region((const void *)a);
+		uintptr_t part = (a + SB_REGION_SIZE < end ? a + SB_REGION_SIZE : end) -
+				 (a > start ? a : start);
+		uint64_t *to_thp, *to_hugetlb;
+
+		if (r != NULL && r->index >= t->first && r->index - t->first < REGION_BATCH) {
+			to_thp = &t->thp[r->index - t->first];
+			to_hugetlb = &t->hugetlb[r->index - t->first];
+		} else if (r == NULL && t->blocks && sb_registry_huge((const void *)a) != NULL) {
+			to_thp = &t->block_thp;
+			to_hugetlb = &t->block_hugetlb;
+		} else {
+			continue;
+		}
+		*to_thp += share(thp, part, end - start);
+		*to_hugetlb += share(hugetlb, part, end - start);
+	}
+}
+
+static void walk_regions(struct out *o, const struct dump_writer *w, bool locked,
+			 struct totals *t)
+{
+	struct huge_tally h;
+	size_t i, first = 0, n = sb_region_count();
+
+	do {
+		memset(&h, 0, sizeof(h));
+		h.first = first;
+		h.blocks = first == 0;
+		sb_os_huge_pages(tally, &h);	/* unreadable: no huge pages seen */
+		for (i = first; i < n && i - first < REGION_BATCH; i++) {
+			struct sb_zone_counters zc;
+			struct dump_region r;
+			enum sb_backing got;
+			unsigned k;
+
+			sb_buddy_counters(i, &zc, locked);
+			r.thp_bytes = h.thp[i - first];
+			r.hugetlb_bytes = h.hugetlb[i - first];
+			got = zc.backing == SB_BACKING_HUGETLB ? SB_BACKING_HUGETLB :
+			      r.thp_bytes != 0 ? SB_BACKING_THP : SB_BACKING_4K;
+			r.index = zc.index;
+			r.backing = sb_backing_name(got);
+			r.expected_backing = sb_backing_name(zc.backing);
+			for (k = 0; k < SB_NR_ORDERS; k++)
+				r.nr_free[k] = zc.nr_free[k];
+			r.free_bytes = (uint64_t)zc.free_pages << SB_PAGE_SHIFT;
+			r.resident_bytes = sb_os_resident(zc.base, SB_REGION_SIZE);
+			t->free_bytes += r.free_bytes;
+			t->resident_bytes += r.resident_bytes;
+			t->thp_bytes += r.thp_bytes;
+			t->hugetlb_bytes += r.hugetlb_bytes;
+			t->thp_regions += got == SB_BACKING_THP;
+			t->hugetlb_regions += got == SB_BACKING_HUGETLB;
+			w->region(o, &r, i == 0);
+		}
+		if (h.blocks) {
+			t->thp_bytes += h.block_thp;
+			t->hugetlb_bytes += h.block_hugetlb;
+		}
+		first += REGION_BATCH;
+	} while (first < n);
+}
+
+static void dump(int fd, bool locked, const struct dump_writer *w)
+{
+	struct out o = { .fd = fd, .len = 0 };
+	struct dump_head head = { (uint64_t)getpid(), sb_counting };
+	struct totals t;
+	struct figures s;
+	struct sb_region_counters rc;
+	struct sb_huge_counters hc;
+	struct sb_guard_counters gc;
+	uint64_t n[SB_NR_EVENTS], mapped, mag_ops;
+	long live_bytes, live_peak;
+	struct rusage ru;
+
+	memset(&t, 0, sizeof(t));
+	s.n = 0;
+	w->slabinfo(&o, &head);
+	walk_caches(&o, w, locked, &t);
+	w->buddyinfo(&o);
+	walk_regions(&o, w, locked, &t);
+	sb_region_counters(&rc);
+	sb_huge_counters(&hc, locked);
+	sb_guard_counters(&gc);
+	sb_counters_sum(n);
+	sb_counters_live_bytes(&live_bytes, &live_peak);
+	getrusage(RUSAGE_SELF, &ru);
+	mapped = rc.region_bytes + hc.bytes + hc.cached_bytes;
+	mag_ops = n[SB_EV_MALLOC_MAG] + n[SB_EV_MALLOC_DEPOT] + n[SB_EV_MALLOC_SLAB] +
+		  n[SB_EV_FREE_MAG] + n[SB_EV_FREE_DEPOT] + n[SB_EV_FREE_SLAB];
+
+#define C(key, unit, v) fig(&s, FIG_COUNTERS, key, unit, v)
+#define S(key, unit, v) fig(&s, FIG_SUMMARY, key, unit, v)
+	C("requested_bytes", FIG_BYTES, n[SB_EV_REQUESTED]);
+	C("handed_out_bytes", FIG_BYTES, n[SB_EV_HANDED_OUT]);
+	C("internal_fragmentation_pct", FIG_PCT, n[SB_EV_HANDED_OUT] > n[SB_EV_REQUESTED] ?
+	  pct100(n[SB_EV_HANDED_OUT] - n[SB_EV_REQUESTED], n[SB_EV_HANDED_OUT]) : 0);
+	C("live_bytes", FIG_BYTES, (uint64_t)(live_bytes > 0 ? live_bytes : 0));
+	C("live_bytes_peak", FIG_BYTES, (uint64_t)(live_peak > 0 ? live_peak : 0));
+	S("mapped_bytes", FIG_BYTES, mapped);
+	S("mapped_bytes_peak", FIG_BYTES, sb_os_mapped_peak());
+	S("regions", FIG_COUNT, rc.regions);
+	S("slab_bytes", FIG_BYTES, t.slab_bytes);
+	S("buddy_free_bytes", FIG_BYTES, t.free_bytes);
+	S("resident_bytes", FIG_BYTES, t.resident_bytes + (locked ? sb_huge_resident() : hc.bytes));
+	S("process_peak_rss_bytes", FIG_BYTES, (uint64_t)ru.ru_maxrss * 1024);
+	S("huge_page_share_pct", FIG_PCT, pct100(t.thp_bytes + t.hugetlb_bytes, mapped));
+	S("thp_bytes", FIG_BYTES, t.thp_bytes);
+	S("hugetlb_bytes", FIG_BYTES, t.hugetlb_bytes);
+	S("hugetlb_regions", FIG_COUNT, t.hugetlb_regions);
+	S("thp_regions", FIG_COUNT, t.thp_regions);
+	S("huge_blocks", FIG_COUNT, hc.count);
+	S("huge_blocks_bytes", FIG_BYTES, hc.bytes);
+	S("huge_cached_blocks", FIG_COUNT, hc.cached_count);
+	S("huge_cached_bytes", FIG_BYTES, hc.cached_bytes);
+	S("huge_reused", FIG_COUNT, hc.reused);
+	S("guard_slots", FIG_COUNT, gc.slots);
+	S("guard_live", FIG_COUNT, gc.live);
+	S("guard_allocations", FIG_COUNT, gc.sampled);
+	S("guard_reports", FIG_COUNT, gc.reports);
+	C("large_allocations", FIG_COUNT, n[SB_EV_MALLOC_PAGES] + n[SB_EV_MALLOC_BUDDY]);
+	C("huge_allocations", FIG_COUNT, n[SB_EV_MALLOC_HUGE]);
+	C("magazine_hit_pct", FIG_PCT, pct100(n[SB_EV_MALLOC_MAG] + n[SB_EV_FREE_MAG], mag_ops));
+	S("depot_exchanges", FIG_COUNT, t.exchanges);
+	C("malloc", FIG_COUNT, n[SB_EV_MALLOC_MAG] + n[SB_EV_MALLOC_DEPOT] + n[SB_EV_MALLOC_SLAB] +
+	  n[SB_EV_MALLOC_PAGES] + n[SB_EV_MALLOC_BUDDY] + n[SB_EV_MALLOC_HUGE]);
+	C("malloc_magazine", FIG_COUNT, n[SB_EV_MALLOC_MAG]);
+	C("malloc_depot", FIG_COUNT, n[SB_EV_MALLOC_DEPOT]);
+	C("malloc_slab", FIG_COUNT, n[SB_EV_MALLOC_SLAB]);
+	C("malloc_page_cache", FIG_COUNT, n[SB_EV_MALLOC_PAGES]);
+	C("malloc_buddy", FIG_COUNT, n[SB_EV_MALLOC_BUDDY]);
+	C("malloc_huge", FIG_COUNT, n[SB_EV_MALLOC_HUGE]);
+	C("malloc_aligned", FIG_COUNT, n[SB_EV_ALIGNED]);
+	C("free", FIG_COUNT, n[SB_EV_FREE_MAG] + n[SB_EV_FREE_DEPOT] + n[SB_EV_FREE_SLAB] +
+	  n[SB_EV_FREE_REMOTE] + n[SB_EV_FREE_PAGES] + n[SB_EV_FREE_BUDDY] + n[SB_EV_FREE_HUGE]);
+	C("free_magazine", FIG_COUNT, n[SB_EV_FREE_MAG]);
+	C("free_depot", FIG_COUNT, n[SB_EV_FREE_DEPOT]);
+	C("free_slab", FIG_COUNT, n[SB_EV_FREE_SLAB]);
+	C("free_remote", FIG_COUNT, n[SB_EV_FREE_REMOTE]);
+	C("free_page_cache", FIG_COUNT, n[SB_EV_FREE_PAGES]);
+	C("free_buddy", FIG_COUNT, n[SB_EV_FREE_BUDDY]);
+	C("free_huge", FIG_COUNT, n[SB_EV_FREE_HUGE]);
+	C("realloc", FIG_COUNT, n[SB_EV_REALLOC_SLAB] + n[SB_EV_REALLOC_BUDDY] +
+	  n[SB_EV_REALLOC_HUGE] + n[SB_EV_REALLOC_MOVE]);
+	C("realloc_in_place_slab", FIG_COUNT, n[SB_EV_REALLOC_SLAB]);
+	C("realloc_in_place_buddy", FIG_COUNT, n[SB_EV_REALLOC_BUDDY]);
+	C("realloc_in_place_huge", FIG_COUNT, n[SB_EV_REALLOC_HUGE]);
+	C("realloc_moved", FIG_COUNT, n[SB_EV_REALLOC_MOVE]);
+	C("calloc", FIG_COUNT, n[SB_EV_CALLOC]);
+#undef C
+#undef S
+	w->summary(&o, &head, &s);
+	out_flush(&o);
+}
+
+/* ---- The dump: text ------------------------------------------------------ */
+
+static void text_slabinfo(struct out *o, const struct dump_head *h)
+{
 	out_str(o, "slabinfo - version: 2.1\n"
 		   "# name            <active_objs> <num_objs> <objsize> <objperslab> "
 		   "<pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : "
 		   "slabdata <active_slabs> <num_slabs> <sharedavail>\n");
-	*slab_bytes = *exchanges = 0;
-	for (c = sb_cache_first(); c != NULL; c = sb_cache_next(c)) {
-		struct sb_slab_counters sc;
-		struct sb_depot_counters dc;
-
-		sb_depot_counters(sb_cache_depot(c), &dc, locked);
-		*exchanges += dc.exchanges;
-		if (sb_cache_is_dead(c))
-			continue;
-		sb_slab_counters(sb_cache_slab(c), &sc, locked);
-		*slab_bytes += (uint64_t)sc.num_slabs * sc.pages_per_slab * SB_PAGE_SIZE;
-		/* "%-17s %6lu %6lu %6u %4u %4d", as mm/slab_common.c prints */
-		out_pad(o, sc.name, 17, true);
-		out_mem(o, " ", 1);
-		out_u64(o, sc.active_objs, 6);
-		out_mem(o, " ", 1);
-		out_u64(o, (uint64_t)sc.num_slabs * sc.objs_per_slab, 6);
-		out_mem(o, " ", 1);
-		out_u64(o, sc.size, 6);
-		out_mem(o, " ", 1);
-		out_u64(o, sc.objs_per_slab, 4);
-		out_mem(o, " ", 1);
-		out_u64(o, sc.pages_per_slab, 4);
-		out_str(o, " : tunables ");
-		out_u64(o, dc.mag_cap, 4);
-		out_mem(o, " ", 1);
-		out_u64(o, dc.mag_cap, 4);
-		out_mem(o, " ", 1);
-		out_u64(o, 0, 4);
-		out_str(o, " : slabdata ");
-		out_u64(o, sc.active_slabs, 6);
-		out_mem(o, " ", 1);
-		out_u64(o, sc.num_slabs, 6);
-		out_mem(o, " ", 1);
-		out_u64(o, dc.full_objs, 6);
-		out_mem(o, "\n", 1);
-	}
 }
 
-static void dump_buddyinfo(struct out *o, bool locked, uint64_t *resident_bytes,
-			   uint64_t *free_bytes, uint64_t *huge_backed)
+static void text_cache(struct out *o, const struct dump_cache *c, bool first)
 {
-	size_t i, n = sb_region_count();
+	char name[SB_CACHE_NAME_MAX];
+	size_t i;
 	unsigned k;
 
-	out_str(o, "\nbuddyinfo\n");
-	*resident_bytes = *free_bytes = *huge_backed = 0;
-	for (i = 0; i < n; i++) {
-		struct sb_zone_counters zc;
-		char num[24];
+	/* One word, or the row would not parse: a user's name (sb_cache_create)
+	 * shows its spaces and control characters as '_' here. */
+	for (i = 0; c->name[i] != '\0' && i < sizeof(name) - 1; i++)
+		name[i] = (unsigned char)c->name[i] <= ' ' || c->name[i] == 0x7f ? '_' : c->name[i];
+	name[i] = '\0';
+	out_pad(o, name, 17, true);	/* "%-17s", as mm/slab_common.c */
+	for (k = 0; k < NR_CACHE_FIELDS; k++) {
+		out_str(o, cache_fields[k].before);
+		out_u64(o, c->f[k], cache_fields[k].width);
+	}
+	out_mem(o, "\n", 1);
+}
 
-		sb_buddy_counters(i, &zc, locked);
-		*free_bytes += (uint64_t)zc.free_pages << SB_PAGE_SHIFT;
-		*resident_bytes += sb_os_resident(zc.base, SB_REGION_SIZE);
-		if (zc.backing != SB_BACKING_4K)
-			*huge_backed += SB_REGION_SIZE;
-		/* "Node %d, zone %8s " then "%6lu " per order, as mm/vmstat.c */
-		sb_fmt_u64(num, sizeof(num), zc.index);
-		out_str(o, "Region ");
-		out_str(o, num);
-		out_str(o, ", backing ");
-		out_pad(o, sb_backing_name(zc.backing), 8, false);
+static void text_buddyinfo(struct out *o)
+{
+	out_str(o, "\nbuddyinfo\n");
+}
+
+/* "Node %d, zone %8s " then "%6lu " per order, as mm/vmstat.c */
+static void text_region(struct out *o, const struct dump_region *r, bool first)
+{
+	unsigned k;
+
+	out_str(o, "Region ");
+	out_u64(o, r->index, 0);
+	out_str(o, ", backing ");
+	out_pad(o, r->backing, 8, false);
+	out_mem(o, " ", 1);
+	for (k = 0; k < SB_NR_ORDERS; k++) {
+		out_u64(o, r->nr_free[k], 6);
 		out_mem(o, " ", 1);
-		for (k = 0; k < SB_NR_ORDERS; k++) {
-			out_u64(o, zc.nr_free[k], 6);
-			out_mem(o, " ", 1);
-		}
+	}
+	out_mem(o, "\n", 1);
+}
+
+static void text_summary(struct out *o, const struct dump_head *h, const struct figures *s)
+{
+	size_t i;
+
+	out_str(o, "\nsummary - sbmalloc " PACKAGE_VERSION ", pid ");
+	out_u64(o, h->pid, 0);
+	out_str(o, h->counters_on ? ", counters on\n" : ", counters off (set SBMALLOC_STATS)\n");
+	for (i = 0; i < s->n; i++) {
+		out_pad(o, s->f[i].key, 28, true);
+		if (s->f[i].unit == FIG_PCT)
+			out_hundredths(o, s->f[i].v);
+		else
+			out_u64(o, s->f[i].v, 0);
 		out_mem(o, "\n", 1);
 	}
 }
+
+static const struct dump_writer text_writer = {
+	text_slabinfo, text_cache, text_buddyinfo, text_region, text_summary,
+};
 
 void sb_stats_dump(int fd, bool locked)
 {
-	struct out o = { .fd = fd, .len = 0 };
-	struct sb_region_counters rc;
-	struct sb_huge_counters hc;
-	struct sb_guard_counters gc;
-	uint64_t n[SB_NR_EVENTS], slab_bytes, res, free_bytes, huge_backed, exchanges;
-	uint64_t mallocs, frees, mag_ops, reallocs;
-	long live_bytes, live_peak;
-	struct rusage ru;
-	char num[24];
+	dump(fd, locked, &text_writer);
+}
 
-	dump_slabinfo(&o, locked, &slab_bytes, &exchanges);
-	dump_buddyinfo(&o, locked, &res, &free_bytes, &huge_backed);
-	sb_region_counters(&rc);
-	sb_huge_counters(&hc, locked);
-	sb_counters_sum(n);
-	sb_counters_live_bytes(&live_bytes, &live_peak);
+/* ---- The dump: JSON (docs/stats-json.md) -------------------------------- */
 
-	out_str(&o, "\nsummary - sbmalloc ");
-	out_str(&o, PACKAGE_VERSION);
-	out_str(&o, ", pid ");
-	sb_fmt_u64(num, sizeof(num), (uint64_t)getpid());
-	out_str(&o, num);
-	out_str(&o, sb_counting ? ", counters on\n" : ", counters off (set SBMALLOC_STATS)\n");
-	kv(&o, "requested_bytes", n[SB_EV_REQUESTED]);
-	kv(&o, "handed_out_bytes", n[SB_EV_HANDED_OUT]);
-	kv_pct(&o, "internal_fragmentation_pct",
-	       n[SB_EV_HANDED_OUT] > n[SB_EV_REQUESTED] ?
-	       pct100(n[SB_EV_HANDED_OUT] - n[SB_EV_REQUESTED], n[SB_EV_HANDED_OUT]) : 0);
-	kv(&o, "live_bytes", (uint64_t)(live_bytes > 0 ? live_bytes : 0));
-	kv(&o, "live_bytes_peak", (uint64_t)(live_peak > 0 ? live_peak : 0));
-	kv(&o, "mapped_bytes", rc.region_bytes + hc.bytes + hc.cached_bytes);
-	kv(&o, "mapped_bytes_peak", sb_os_mapped_peak());
-	kv(&o, "regions", rc.regions);
-	kv(&o, "slab_bytes", slab_bytes);
-	kv(&o, "buddy_free_bytes", free_bytes);
-	kv(&o, "resident_bytes", res + (locked ? sb_huge_resident() : hc.bytes));
-	getrusage(RUSAGE_SELF, &ru);
-	kv(&o, "process_peak_rss_bytes", (uint64_t)ru.ru_maxrss * 1024);
-	kv_pct(&o, "huge_page_share_pct",
-	       pct100(huge_backed + (hc.bytes), rc.region_bytes + hc.bytes));
-	kv(&o, "hugetlb_regions", rc.hugetlb_regions);
-	kv(&o, "thp_regions", rc.thp_regions);
-	kv(&o, "huge_blocks", hc.count);
-	kv(&o, "huge_blocks_bytes", hc.bytes);
-	kv(&o, "huge_cached_blocks", hc.cached_count);
-	kv(&o, "huge_cached_bytes", hc.cached_bytes);
-	kv(&o, "huge_reused", hc.reused);
-	sb_guard_counters(&gc);
-	kv(&o, "guard_slots", gc.slots);
-	kv(&o, "guard_live", gc.live);
-	kv(&o, "guard_allocations", gc.sampled);
-	kv(&o, "guard_reports", gc.reports);
-	mallocs = n[SB_EV_MALLOC_MAG] + n[SB_EV_MALLOC_DEPOT] + n[SB_EV_MALLOC_SLAB] +
-		  n[SB_EV_MALLOC_PAGES] + n[SB_EV_MALLOC_BUDDY] + n[SB_EV_MALLOC_HUGE];
-	frees = n[SB_EV_FREE_MAG] + n[SB_EV_FREE_DEPOT] + n[SB_EV_FREE_SLAB] + n[SB_EV_FREE_REMOTE] +
-		n[SB_EV_FREE_PAGES] + n[SB_EV_FREE_BUDDY] + n[SB_EV_FREE_HUGE];
-	mag_ops = n[SB_EV_MALLOC_MAG] + n[SB_EV_MALLOC_DEPOT] + n[SB_EV_MALLOC_SLAB] +
-		  n[SB_EV_FREE_MAG] + n[SB_EV_FREE_DEPOT] + n[SB_EV_FREE_SLAB];
-	reallocs = n[SB_EV_REALLOC_SLAB] + n[SB_EV_REALLOC_BUDDY] + n[SB_EV_REALLOC_HUGE] +
-		   n[SB_EV_REALLOC_MOVE];
-	kv(&o, "large_allocations", n[SB_EV_MALLOC_PAGES] + n[SB_EV_MALLOC_BUDDY]);
-	kv(&o, "huge_allocations", n[SB_EV_MALLOC_HUGE]);
-	kv_pct(&o, "magazine_hit_pct", pct100(n[SB_EV_MALLOC_MAG] + n[SB_EV_FREE_MAG], mag_ops));
-	kv(&o, "depot_exchanges", exchanges);
-	kv(&o, "malloc", mallocs);
-	kv(&o, "malloc_magazine", n[SB_EV_MALLOC_MAG]);
-	kv(&o, "malloc_depot", n[SB_EV_MALLOC_DEPOT]);
-	kv(&o, "malloc_slab", n[SB_EV_MALLOC_SLAB]);
-	kv(&o, "malloc_page_cache", n[SB_EV_MALLOC_PAGES]);
-	kv(&o, "malloc_buddy", n[SB_EV_MALLOC_BUDDY]);
-	kv(&o, "malloc_huge", n[SB_EV_MALLOC_HUGE]);
-	kv(&o, "malloc_aligned", n[SB_EV_ALIGNED]);
-	kv(&o, "free", frees);
-	kv(&o, "free_magazine", n[SB_EV_FREE_MAG]);
-	kv(&o, "free_depot", n[SB_EV_FREE_DEPOT]);
-	kv(&o, "free_slab", n[SB_EV_FREE_SLAB]);
-	kv(&o, "free_remote", n[SB_EV_FREE_REMOTE]);
-	kv(&o, "free_page_cache", n[SB_EV_FREE_PAGES]);
-	kv(&o, "free_buddy", n[SB_EV_FREE_BUDDY]);
-	kv(&o, "free_huge", n[SB_EV_FREE_HUGE]);
-	kv(&o, "realloc", reallocs);
-	kv(&o, "realloc_in_place_slab", n[SB_EV_REALLOC_SLAB]);
-	kv(&o, "realloc_in_place_buddy", n[SB_EV_REALLOC_BUDDY]);
-	kv(&o, "realloc_in_place_huge", n[SB_EV_REALLOC_HUGE]);
-	kv(&o, "realloc_moved", n[SB_EV_REALLOC_MOVE]);
-	kv(&o, "calloc", n[SB_EV_CALLOC]);
-	out_flush(&o);
+#define JSON_FORMAT_VERSION "1"
+
+static void json_slabinfo(struct out *o, const struct dump_head *h)
+{
+	out_str(o, "{\"format_version\": " JSON_FORMAT_VERSION ", ");
+	out_json_key(o, "sbmalloc_version");
+	out_json_str(o, PACKAGE_VERSION);
+	out_str(o, ", ");
+	out_json_key(o, "pid");
+	out_u64(o, h->pid, 0);
+	out_str(o, ", ");
+	out_json_key(o, "counters_on");
+	out_str(o, h->counters_on ? "true" : "false");
+	out_str(o, ",\n ");
+	out_json_key(o, "slabinfo");
+	out_mem(o, "[", 1);
+}
+
+static void json_cache(struct out *o, const struct dump_cache *c, bool first)
+{
+	unsigned k;
+
+	out_str(o, first ? "\n  {" : ",\n  {");
+	out_json_key(o, "name");
+	out_json_str(o, c->name);
+	for (k = 0; k < NR_CACHE_FIELDS; k++) {
+		out_str(o, ", ");
+		out_json_key(o, cache_fields[k].name);
+		out_u64(o, c->f[k], 0);
+	}
+	out_mem(o, "}", 1);
+}
+
+static void json_buddyinfo(struct out *o)
+{
+	out_str(o, "\n ],\n ");
+	out_json_key(o, "buddyinfo");
+	out_mem(o, "[", 1);
+}
+
+static void json_u64_field(struct out *o, const char *key, uint64_t v)
+{
+	out_str(o, ", ");
+	out_json_key(o, key);
+	out_u64(o, v, 0);
+}
+
+static void json_region(struct out *o, const struct dump_region *r, bool first)
+{
+	unsigned k;
+
+	out_str(o, first ? "\n  {" : ",\n  {");
+	out_json_key(o, "index");
+	out_u64(o, r->index, 0);
+	out_str(o, ", ");
+	out_json_key(o, "backing");
+	out_json_str(o, r->backing);
+	out_str(o, ", ");
+	out_json_key(o, "expected_backing");
+	out_json_str(o, r->expected_backing);
+	out_str(o, ", ");
+	out_json_key(o, "free");
+	for (k = 0; k < SB_NR_ORDERS; k++) {
+		out_mem(o, k == 0 ? "[" : ", ", k == 0 ? 1 : 2);
+		out_u64(o, r->nr_free[k], 0);
+	}
+	out_mem(o, "]", 1);
+	json_u64_field(o, "free_bytes", r->free_bytes);
+	json_u64_field(o, "resident_bytes", r->resident_bytes);
+	json_u64_field(o, "thp_bytes", r->thp_bytes);
+	json_u64_field(o, "hugetlb_bytes", r->hugetlb_bytes);
+	out_mem(o, "}", 1);
+}
+
+static void json_figures(struct out *o, const struct figures *s, enum fig_section section)
+{
+	bool first = true;
+	size_t i;
+
+	for (i = 0; i < s->n; i++) {
+		if (s->f[i].section != section)
+			continue;
+		out_str(o, first ? "\n  " : ",\n  ");
+		out_json_key(o, s->f[i].key);
+		if (s->f[i].unit == FIG_PCT)
+			out_hundredths(o, s->f[i].v);
+		else
+			out_u64(o, s->f[i].v, 0);
+		first = false;
+	}
+}
+
+static void json_summary(struct out *o, const struct dump_head *h, const struct figures *s)
+{
+	out_str(o, "\n ],\n ");
+	out_json_key(o, "summary");
+	out_mem(o, "{", 1);
+	json_figures(o, s, FIG_SUMMARY);
+	out_str(o, "\n },\n ");
+	out_json_key(o, "counters");
+	out_mem(o, "{", 1);
+	json_figures(o, s, FIG_COUNTERS);
+	out_str(o, "\n }\n}\n");
+}
+
+static const struct dump_writer json_writer = {
+	json_slabinfo, json_cache, json_buddyinfo, json_region, json_summary,
+};
+
+void sb_stats_dump_json(int fd, bool locked)
+{
+	dump(fd, locked, &json_writer);
+}
+
+SB_EXPORT void sb_stats_print_json(int fd)
+{
+	sb_ensure_init();
+	sb_stats_dump_json(fd, true);
 }
 
 /* ---- When to dump ------------------------------------------------------ */
@@ -415,19 +823,27 @@ static bool target_path(char *path, size_t size)
  * reader may see a dump half written (tools/sbtop waits for the summary's
  * last line).  All of it is async-signal-safe.
  */
+static void dump_in_format(int fd, bool locked)
+{
+	if (sb_config.stats_format == SB_STATS_JSON)
+		sb_stats_dump_json(fd, locked);
+	else
+		sb_stats_dump(fd, locked);
+}
+
 static void dump_to_target(bool locked)
 {
 	char path[512];
 	int fd;
 
 	if (!target_path(path, sizeof(path))) {
-		sb_stats_dump(stderr_copy, locked);
+		dump_in_format(stderr_copy, locked);
 		return;
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
-	sb_stats_dump(fd, locked);
+	dump_in_format(fd, locked);
 	close(fd);
 }
 

@@ -12,8 +12,10 @@
 /* From the constructor: the dump at exit and the signal handler, as
  * config.c read them. */
 void sb_stats_init(void);
-/* The dump; locked false reads everything racily (signal handler). */
+/* The dump, as text or as JSON (docs/stats-json.md): the same figures;
+ * locked false reads everything racily (signal handler). */
 void sb_stats_dump(int fd, bool locked);
+void sb_stats_dump_json(int fd, bool locked);
 
 struct sb_heap_usage {
 	size_t mapped;		/* region and huge mapping bytes */

@@ -1,6 +1,8 @@
 /*
  * tests/api/stats.c - sbmalloc's statistics: the dump's layout and its sums, what
- * it shows of a known heap, and every way of getting one.
+ * it shows of a known heap, every way of getting one, and its JSON form
+ * (its head and end, escaped names, SBMALLOC_STATS_FORMAT=json; python
+ * checks the rest, in tests/system/stats_tools.sh).
  *
  * The per-call counters are on only when SBMALLOC_STATS or
  * SBMALLOC_STATS_SIGNAL is in the environment when the library starts, so
@@ -76,7 +78,8 @@ static const char *const summary_keys[] = {
 	"requested_bytes", "handed_out_bytes", "internal_fragmentation_pct",
 	"live_bytes", "live_bytes_peak", "mapped_bytes", "mapped_bytes_peak",
 	"regions", "slab_bytes", "buddy_free_bytes", "resident_bytes",
-	"huge_page_share_pct", "hugetlb_regions", "thp_regions", "huge_blocks",
+	"huge_page_share_pct", "thp_bytes", "hugetlb_bytes", "hugetlb_regions", "thp_regions",
+	"huge_blocks", "huge_cached_bytes",
 	"huge_blocks_bytes", "magazine_hit_pct", "depot_exchanges",
 	"malloc", "malloc_magazine", "malloc_depot", "malloc_slab", "malloc_page_cache",
 	"malloc_buddy", "malloc_huge", "free", "free_magazine", "free_depot", "free_slab", "free_remote",
@@ -419,7 +422,7 @@ static int spawn_role(const char *role, const char *arg, const char *const *env,
 
 static void check_sums(const struct dump *d)
 {
-	uint64_t slab_bytes = 0, free_bytes = 0, hugetlb = 0, thp = 0;
+	uint64_t slab_bytes = 0, free_bytes = 0, hugetlb = 0, thp = 0, huge, share;
 	int i, k;
 
 	CHECKF(strcmp(d->version, sb_version()) == 0, "dump of version %s from library %s",
@@ -478,14 +481,27 @@ static void check_sums(const struct dump *d)
 	       (unsigned long long)num(d, "regions"), d->nregions);
 	CHECK(num(d, "hugetlb_regions") == hugetlb);
 	CHECK(num(d, "thp_regions") == thp);
-	CHECKF(num(d, "mapped_bytes") == d->nregions * REGION_BYTES + num(d, "huge_blocks_bytes"),
-	       "mapped_bytes %llu with %d regions and %llu bytes of huge blocks",
+	CHECKF(num(d, "mapped_bytes") == d->nregions * REGION_BYTES + num(d, "huge_blocks_bytes") +
+	       num(d, "huge_cached_bytes"),
+	       "mapped_bytes %llu with %d regions, %llu bytes of huge blocks and %llu cached",
 	       (unsigned long long)num(d, "mapped_bytes"), d->nregions,
-	       (unsigned long long)num(d, "huge_blocks_bytes"));
+	       (unsigned long long)num(d, "huge_blocks_bytes"),
+	       (unsigned long long)num(d, "huge_cached_bytes"));
 	CHECK(num(d, "mapped_bytes_peak") >= num(d, "mapped_bytes"));
 	CHECK(num(d, "live_bytes_peak") >= num(d, "live_bytes"));
 	CHECK(num(d, "slab_bytes") + num(d, "buddy_free_bytes") <= d->nregions * REGION_BYTES);
 	CHECK(pct100(d, "huge_page_share_pct") <= 10000);
+	CHECK(num(d, "mapped_bytes") > 0);
+	/* The share is of the huge pages smaps shows in regions and blocks. */
+	huge = num(d, "thp_bytes") + num(d, "hugetlb_bytes");
+	CHECKF(huge <= num(d, "mapped_bytes"), "%llu bytes in huge pages, %llu mapped",
+	       (unsigned long long)huge, (unsigned long long)num(d, "mapped_bytes"));
+	share = (huge * 10000 + num(d, "mapped_bytes") / 2) / num(d, "mapped_bytes");
+	CHECKF(pct100(d, "huge_page_share_pct") + 1 >= share &&
+	       pct100(d, "huge_page_share_pct") <= share + 1,
+	       "huge_page_share_pct %llu hundredths, %llu of %llu bytes in huge pages",
+	       (unsigned long long)pct100(d, "huge_page_share_pct"), (unsigned long long)huge,
+	       (unsigned long long)num(d, "mapped_bytes"));
 	CHECK(pct100(d, "magazine_hit_pct") <= 10000);
 	CHECK(pct100(d, "internal_fragmentation_pct") <= 10000);
 	CHECK(num(d, "malloc") == num(d, "malloc_magazine") + num(d, "malloc_depot") +
@@ -967,6 +983,133 @@ TEST(signal_dump_goes_to_stderr_without_a_stats_file)
 	remove_tmpdir();
 }
 
+/* ---- The JSON dump (docs/stats-json.md) --------------------------------- */
+
+/* sb_stats_print_json() of this process, in memory from malloc. */
+static char *json_self(void)
+{
+	char path[600];
+	char *text;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/self.json", tmpdir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	sb_stats_print_json(fd);
+	close(fd);
+	text = slurp(path);
+	CHECK(text != NULL);
+	return text;
+}
+
+/* One JSON object of a dump of pid: its head and its end. */
+static void check_json_dump(const char *text, long pid, int counters_on)
+{
+	char head[256];
+	size_t len = strlen(text);
+
+	snprintf(head, sizeof(head), "{\"format_version\": 1, \"sbmalloc_version\": \"%s\", "
+		 "\"pid\": %ld, \"counters_on\": %s,\n \"slabinfo\": [\n", sb_version(), pid,
+		 counters_on ? "true" : "false");
+	CHECKF(strncmp(text, head, strlen(head)) == 0, "JSON dump begins: %.200s", text);
+	CHECKF(len >= 3 && strcmp(text + len - 3, "\n}\n") == 0, "JSON dump ends: %s",
+	       text + (len > 40 ? len - 40 : 0));
+	CHECKF(strstr(text + 1, "{\"format_version\"") == NULL, "more than one JSON dump");
+	CHECK(strstr(text, "\n ],\n \"buddyinfo\": [\n  {\"index\": 0, ") != NULL);
+	CHECK(strstr(text, "\n ],\n \"summary\": {\n  \"mapped_bytes\": ") != NULL);
+	CHECK(strstr(text, "\n },\n \"counters\": {\n  \"requested_bytes\": ") != NULL);
+}
+
+/* Quotes, backslashes and control characters of a cache name are escaped,
+ * UTF-8 passes through, a malformed sequence becomes U+FFFD per byte. */
+TEST(json_dump_escapes_cache_names)
+{
+	static const char name[] = "q\"b\\s\n\t\x01\x7f caf\xc3\xa9 \xff\xe2\x82(";
+	static const char want[] = "{\"name\": \"q\\\"b\\\\s\\n\\t\\u0001\\u007f caf\xc3\xa9 "
+				   "\\ufffd\\ufffd\\ufffd(\", \"active_objs\": ";
+	sb_cache_t *c;
+	char *text;
+
+	make_tmpdir();
+	c = sb_cache_create(name, 40, 0, NULL, NULL, NULL);
+	CHECK(c != NULL);
+	CHECK(sb_cache_alloc(c) != NULL);
+	text = json_self();
+	check_json_dump(text, (long)getpid(), 0);
+	CHECKF(strstr(text, want) != NULL, "no row %s in %s", want, text);
+	free(text);
+	remove_tmpdir();
+}
+
+/* The text dump shows such a name as one word, so that its row parses. */
+TEST(text_dump_shows_a_cache_name_with_spaces_as_one_word)
+{
+	static struct dump d;
+	sb_cache_t *c;
+
+	make_tmpdir();
+	c = sb_cache_create("two words\tand\ncontrols", 40, 0, NULL, NULL, NULL);
+	CHECK(c != NULL);
+	CHECK(sb_cache_alloc(c) != NULL);
+	dump_self(&d);
+	CHECKF(row_named(&d, "two_words_and_controls") != NULL, "no row two_words_and_controls");
+	CHECK(row_named(&d, "two_words_and_controls")->active_objs >= 1);
+	remove_tmpdir();
+}
+
+/* SBMALLOC_STATS_FORMAT=json: the dump at exit is the JSON object, with
+ * the counters; =text keeps the text. */
+TEST(SBMALLOC_STATS_FORMAT_json_dumps_json_at_exit)
+{
+	static struct dump d;
+	char env[700], path[700];
+	const char *const json_env[] = { env, "SBMALLOC_STATS_FORMAT=json", NULL };
+	const char *const text_env[] = { env, "SBMALLOC_STATS_FORMAT=text", NULL };
+	char *text;
+	int status;
+	pid_t pid;
+
+	make_tmpdir();
+	snprintf(env, sizeof(env), "SBMALLOC_STATS=%s/count.%%p", tmpdir);
+	status = spawn_role("count", NULL, json_env, NULL, &pid);
+	CHECK_EXITED_0(status, "count");
+	snprintf(path, sizeof(path), "%s/count.%ld", tmpdir, (long)pid);
+	text = slurp(path);
+	CHECKF(text != NULL, "no %s", path);
+	check_json_dump(text, (long)pid, 1);
+	CHECKF(strstr(text, "\n  \"calloc\": ") != NULL && strstr(text, "\n  \"malloc\": 0,") == NULL,
+	       "counters: %s", strstr(text, "\"counters\""));
+	free(text);
+	status = spawn_role("count", NULL, text_env, NULL, &pid);
+	CHECK_EXITED_0(status, "count");
+	snprintf(path, sizeof(path), "%s/count.%ld", tmpdir, (long)pid);
+	load_dump(path, &d);
+	check_sums(&d);
+	remove_tmpdir();
+}
+
+/* SBMALLOC_STATS_SIGNAL with SBMALLOC_STATS_FORMAT=json: the signal's dump
+ * is one JSON object. */
+TEST(signal_dump_is_json_with_SBMALLOC_STATS_FORMAT_json)
+{
+	static const char *const envs[] = { "SBMALLOC_STATS_SIGNAL=USR2",
+					    "SBMALLOC_STATS_FORMAT=json", NULL };
+	char err[600];
+	char *text;
+	int status;
+	pid_t pid;
+
+	make_tmpdir();
+	snprintf(err, sizeof(err), "%s/stderr", tmpdir);
+	status = spawn_role("raise", NULL, envs, err, &pid);
+	CHECK_EXITED_0(status, "raise");
+	text = slurp(err);
+	CHECK(text != NULL);
+	check_json_dump(text, (long)pid, 1);
+	free(text);
+	remove_tmpdir();
+}
+
 /* malloc_stats() writes the dump to stderr. */
 TEST(malloc_stats_writes_the_dump_to_stderr)
 {
@@ -1004,5 +1147,9 @@ int main(int argc, char **argv)
 			      stats_file_per_process_across_fork,
 			      signal_dump_while_threads_allocate,
 			      signal_dump_goes_to_stderr_without_a_stats_file,
-			      malloc_stats_writes_the_dump_to_stderr));
+			      malloc_stats_writes_the_dump_to_stderr,
+			      json_dump_escapes_cache_names,
+			      text_dump_shows_a_cache_name_with_spaces_as_one_word,
+			      SBMALLOC_STATS_FORMAT_json_dumps_json_at_exit,
+			      signal_dump_is_json_with_SBMALLOC_STATS_FORMAT_json));
 }

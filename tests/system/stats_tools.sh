@@ -1,10 +1,13 @@
 #!/bin/sh
 # The tools of tools/ on real programs: sbmalloc-run runs a program under
-# sbmalloc and passes its exit status through, sbstat reads a real dump and
-# plots it, sbtop watches a running process.
+# sbmalloc and passes its exit status through, sbstat reads a real dump (as
+# text or as JSON) and plots it, sbtop watches a running process (dumping
+# either form).  tests/system/stats_pair writes a text and a JSON dump of
+# one state, which must agree (dump_agree.py).
 . "${SBMALLOC_SRCDIR:-.}/tests/taplib.sh"
 
 tools="$SBMALLOC_SRCDIR/tools"
+pair="$SBMALLOC_BUILDDIR/tests/system/stats_pair"
 
 # Each test point works in a directory of its own (taplib.sh runs them all
 # in the same scratch directory).
@@ -108,6 +111,71 @@ sbstat_reports_a_real_dump() {
 	grep -q 'sbstat: ' err
 }
 
+# A real program's dump at exit with SBMALLOC_STATS_FORMAT=json.
+json_dump_of_python() {
+	real_python
+	SBMALLOC_STATS_FORMAT=json "$tools/sbmalloc-run" --stats="$PWD/dump.json" "$py" -c \
+		"$live_objects_py" 2>err
+	check_quiet err
+	[ -s dump.json ] || { echo "no dump.json"; ls; return 1; }
+}
+
+run_writes_json_stats_that_json_tool_loads() {
+	fresh_dir
+	json_dump_of_python
+	check_eq "first character of the dump" "{" "$(head -c 1 dump.json)"
+	python3 -m json.tool dump.json >pretty
+	grep -q '^    "format_version": 1,$' pretty
+}
+
+sbstat_reports_a_real_json_dump() {
+	fresh_dir
+	json_dump_of_python
+	"$tools/sbstat" --check --all dump.json >report 2>err || { cat report err; return 1; }
+	check_quiet err
+	cat report
+	awk '$1 == "malloc-112" && $2 == 112 && $3 >= 1000 { found = 1 } END { exit !found }' report
+	grep -q '^huge pages: [0-9.]*% of [0-9.]*[BKMG] mapped (thp [0-9.]*[BKMG], hugetlb [0-9.]*[BKMG]; ' report
+	grep -q '^  free  ' report
+	# Several dumps in one file, after white space: one report each.
+	{ echo; cat dump.json; echo; cat dump.json; } >two.json
+	"$tools/sbstat" two.json >two
+	check_eq "reports of two JSON dumps" 2 "$(grep -c '^sbmalloc .*, pid ' two)"
+}
+
+sbstat_refuses_a_cut_json_dump() {
+	fresh_dir
+	json_dump_of_python
+	head -c "$(($(wc -c <dump.json) - 10))" dump.json >cut
+	status=0
+	"$tools/sbstat" cut >/dev/null 2>err || status=$?
+	cat err
+	check_eq "exit status of sbstat on a cut JSON dump" 2 "$status"
+	grep -q 'sbstat: cut: not a whole JSON dump' err
+}
+
+text_and_json_dumps_of_one_state_agree() {
+	fresh_dir
+	need python3
+	"$pair" --huge 40 .
+	python3 "$SBMALLOC_SRCDIR/tests/system/dump_agree.py" "$tools/sbstat" text json
+}
+
+sbstat_prints_the_same_report_from_text_and_json() {
+	fresh_dir
+	need python3
+	"$pair" --huge 40 .
+	"$tools/sbstat" --check --all text >report.text
+	"$tools/sbstat" --check --all json >report.json
+	grep -q '^pair_cache ' report.text
+	# The first line names the file; all the rest is the same.
+	check_eq "first line, JSON" "$(sed -n '1s/(text)$/(json)/p' report.text)" \
+		"$(sed -n 1p report.json)"
+	tail -n +2 report.text >rest.text
+	tail -n +2 report.json >rest.json
+	diff rest.text rest.json
+}
+
 sbstat_plots_a_png() {
 	fresh_dir
 	real_python
@@ -136,7 +204,8 @@ sbstat_plot_without_gnuplot_fails_clearly() {
 }
 
 # Start python3 under sbmalloc-run --top holding the 1000 blocks, and wait
-# until it is ready; its pid in $pid.
+# until it is ready; its pid in $pid.  SBMALLOC_STATS_FORMAT passes
+# through to it.
 start_watched_python() {
 	"$tools/sbmalloc-run" --top --stats="$PWD/top.%p" "$py" -c "$live_objects_py
 import time
@@ -180,6 +249,22 @@ sbtop_shows_a_running_process() {
 	check_eq "tables printed by sbtop -o" 1 "$(grep -c '^  OBJS ACTIVE' once)"
 }
 
+sbtop_shows_a_process_dumping_json() {
+	fresh_dir
+	real_python
+	export SBMALLOC_STATS_FORMAT=json
+	start_watched_python
+	status=0
+	timeout 60 "$tools/sbtop" -o "$pid" >out 2>err || status=$?
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	cat out err
+	check_eq "exit status of sbtop -o" 0 "$status"
+	check_eq "first character of the dump file" "{" "$(head -c 1 "top.$pid")"
+	check_eq "tables with malloc-112 holding >= 1000 objects" 1 \
+		"$(awk '$NF == "malloc-112" && $2 >= 1000 { n++ } END { print n + 0 }' out)"
+}
+
 sbtop_refuses_a_process_without_the_signal_handler() {
 	fresh_dir
 	need sleep
@@ -199,13 +284,19 @@ sbtop_refuses_a_process_without_the_signal_handler() {
 	check_eq "the process is still alive" yes "$alive"
 }
 
-tap_plan 8
+tap_plan 14
 tap_test sbmalloc_run_passes_the_exit_status_through run_passes_exit_status
 tap_test sbmalloc_run_preloads_the_library run_preloads_the_library
 tap_test sbmalloc_run_stats_writes_dumps run_writes_stats
+tap_test json_dump_at_exit_loads_with_python3_m_json_tool run_writes_json_stats_that_json_tool_loads
 tap_test sbstat_reports_a_real_dump sbstat_reports_a_real_dump
+tap_test sbstat_reports_a_real_json_dump sbstat_reports_a_real_json_dump
+tap_test sbstat_refuses_a_cut_json_dump sbstat_refuses_a_cut_json_dump
+tap_test text_and_json_dumps_of_one_state_agree_on_every_figure text_and_json_dumps_of_one_state_agree
+tap_test sbstat_prints_the_same_report_from_text_and_json sbstat_prints_the_same_report_from_text_and_json
 tap_test sbstat_plot_makes_a_png sbstat_plots_a_png
 tap_test sbstat_plot_without_gnuplot_fails_clearly sbstat_plot_without_gnuplot_fails_clearly
 tap_test sbtop_shows_a_running_process sbtop_shows_a_running_process
+tap_test sbtop_shows_a_process_dumping_json sbtop_shows_a_process_dumping_json
 tap_test sbtop_refuses_a_process_without_the_signal_handler sbtop_refuses_a_process_without_the_signal_handler
 tap_done
