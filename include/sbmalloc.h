@@ -67,6 +67,67 @@ void sb_cache_destroy(sb_cache_t *cache);
 const char *sb_version(void);
 
 /*
+ * Options and statistics by name, in the manner of jemalloc's mallctl().
+ *
+ * Reading: oldp points to a variable of the name's type and *oldlenp holds
+ * its size; with oldp NULL and oldlenp not, *oldlenp gets the size and
+ * nothing is read.  Writing: newp points to the new value, newlen is its
+ * size; the old value is read first.  Returns 0, or an errno value:
+ *   ENOENT  no such name
+ *   EINVAL  *oldlenp or newlen is not the size of the name's type (then
+ *           *oldlenp is set to it), oldp without oldlenp, a value out of
+ *           range
+ *   EPERM   a write to a name that cannot be written
+ *   EAGAIN  a counted statistic while the program does not count
+ *           (stats.counting is 0: neither SBMALLOC_STATS nor
+ *           SBMALLOC_STATS_SIGNAL was set at start-up)
+ * Nothing here allocates; it may be called from any thread.
+ *
+ * Names and types:
+ *   "version"            const char *  as sb_version()
+ *   "opt.hugepages"      const char *  SBMALLOC_HUGEPAGES: "kernel", "auto",
+ *                                      "hugetlb", "thp" or "off"
+ *   "opt.check"          int           SBMALLOC_CHECK, 0 or 1
+ *   "opt.dirty_max"      size_t        SBMALLOC_DIRTY_MAX, bytes; writable
+ *                                      (as mallopt(M_TRIM_THRESHOLD)), at
+ *                                      most 2^50
+ *   "opt.stats"          int           1: a dump at exit (SBMALLOC_STATS)
+ *   "opt.stats_file"     const char *  its path as given (%p: the pid);
+ *                                      NULL: stderr
+ *   "opt.stats_signal"   int           SBMALLOC_STATS_SIGNAL; 0: none
+ *   "opt.stats_format"   const char *  SBMALLOC_STATS_FORMAT: "text", "json"
+ *   "opt.guard"          size_t        SBMALLOC_GUARD: one allocation in N
+ *                                      guarded; 0: none
+ *   "opt.verbose"        int           SBMALLOC_VERBOSE, 0 or 1
+ * The figures of the statistics dump's summary (its key in brackets),
+ * read afresh at each call; sizes in bytes:
+ *   "stats.counting"     int           1 if the calls below are counted
+ *   "stats.allocated"    size_t        live bytes handed out, as
+ *                                      malloc_usable_size() counts them
+ *                                      [live_bytes]; counted
+ *   "stats.allocated_peak" size_t      its peak [live_bytes_peak]; counted
+ *   "stats.requested"    uint64_t      bytes asked for, ever; counted
+ *   "stats.handed_out"   uint64_t      bytes handed out, ever; counted
+ *   "stats.malloc"       uint64_t      allocations [malloc]; counted
+ *   "stats.free"         uint64_t      frees [free]; counted
+ *   "stats.realloc"      uint64_t      reallocs [realloc]; counted
+ *   "stats.calloc"       uint64_t      callocs [calloc]; counted
+ *   "stats.mapped"       size_t        mapped for the heap [mapped_bytes]
+ *   "stats.mapped_peak"  size_t        its peak [mapped_bytes_peak]
+ *   "stats.resident"     size_t        of that, resident [resident_bytes]
+ *   "stats.regions"      size_t        32 MiB regions [regions]
+ *   "stats.slab"         size_t        in slabs [slab_bytes]
+ *   "stats.buddy_free"   size_t        free in the regions [buddy_free_bytes]
+ *   "stats.huge_blocks"  size_t        live blocks above 4 MiB [huge_blocks]
+ *   "stats.huge_bytes"   size_t        their bytes [huge_blocks_bytes]
+ *   "stats.huge_cached_bytes" size_t   freed ones kept [huge_cached_bytes]
+ *
+ *     size_t live, len = sizeof(live);
+ *     if (sb_ctl("stats.allocated", &live, &len, NULL, 0) == 0) ...
+ */
+int sb_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen);
+
+/*
  * 1 if ptr points into memory that sbmalloc maps for the heap (one of its
  * regions or large mappings), 0 otherwise.  Never dereferences ptr, so it is
  * safe on any value.
