@@ -31,7 +31,7 @@ exports_public_api() {
 	need nm
 	dynamic_symbols >syms
 	missing=""
-	for name in sb_version sb_owns; do
+	for name in sb_version sb_owns sb_ctl; do
 		grep -Eq "^[TWi] $name\$" syms || missing="$missing $name"
 	done
 	check_eq "functions of sbmalloc.h not exported" "" "$missing"
@@ -71,6 +71,6 @@ exports_nothing_else() {
 
 tap_plan 3
 tap_test exports_every_malloc_family_function_and_glibc_alias exports_required
-tap_test exports_sb_version_and_sb_owns exports_public_api
+tap_test exports_sb_version_sb_owns_and_sb_ctl exports_public_api
 tap_test exports_no_name_outside_the_malloc_family_and_sb_namespace exports_nothing_else
 tap_done
