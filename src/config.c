@@ -381,7 +381,7 @@ static const char *parse(const struct sb_option *o, const char *s, struct value 
 	return bad;
 }
 
-/* The parsed value of the statistics path, kept: checked once. */
+/* check_stats_file() of path, done once per path (sb_config_init runs again). */
 static const char *stats_checked(const char *path, struct text *why)
 {
 	static char last[512];
