@@ -38,11 +38,18 @@
  * SBMALLOC_STATS=1 dumps to stderr at exit; SBMALLOC_STATS=PATH writes to
  * PATH, with %p replaced by the pid, so each process of a forking program
  * writes its own file; SBMALLOC_STATS_FORMAT=json chooses JSON for both.
- * SBMALLOC_STATS_SIGNAL=USR2 (or USR1, or a number) dumps whenever the
- * process gets that signal: the handler takes no lock and allocates
- * nothing; it reads counters racily (locked == false), which is fine for
- * statistics, and walks only lists that never lose an element.  No lock
- * of its own (each *_counters() call takes its layer's, when locked).
+ * SBMALLOC_STATS_SIGNAL=USR2 (or USR1, or a number)
+ * dumps whenever the process gets that signal: the handler takes no lock
+ * and allocates nothing; it reads counters racily (locked == false), which
+ * is fine for statistics, and walks only lists that never lose an element.
+ *
+ * sb_ctl() is here, the one entry point for names: "opt.*" goes to
+ * config.c (sb_config_ctl), "stats.*" are the summary's figures computed
+ * here afresh the way the dump computes them, with the layers' locks
+ * taken, and "version".
+ *
+ * No lock of its own (each *_counters() call takes its layer's, when
+ * locked).
  */
 #include "stats.h"
 #include "buddy.h"
@@ -790,34 +797,6 @@ SB_EXPORT void sb_stats_print_json(int fd)
 /* ---- When to dump ------------------------------------------------------ */
 
 /*
- * The dump target's path, %p replaced by the pid, into path; false for
- * stderr.  A path too long for the buffer is refused rather than cut.
- */
-static bool target_path(char *path, size_t size)
-{
-	char pid[24];
-	const char *s;
-	size_t len = 0, k;
-
-	if (sb_config.stats_path == NULL)
-		return false;
-	sb_fmt_u64(pid, sizeof(pid), (uint64_t)getpid());
-	for (s = sb_config.stats_path; *s != '\0'; s++) {
-		if (len + sizeof(pid) + 8 >= size)
-			return false;
-		if (s[0] == '%' && s[1] == 'p') {
-			for (k = 0; pid[k] != '\0'; k++)
-				path[len++] = pid[k];
-			s++;
-		} else {
-			path[len++] = *s;
-		}
-	}
-	path[len] = '\0';
-	return true;
-}
-
-/*
  * Dump to stderr or to the target file, truncated and written in place
  * (never replaced: the path may be /dev/stderr, a FIFO, a symlink).  A
  * reader may see a dump half written (tools/sbtop waits for the summary's
@@ -836,7 +815,7 @@ static void dump_to_target(bool locked)
 	char path[512];
 	int fd;
 
-	if (!target_path(path, sizeof(path))) {
+	if (!sb_config_stats_file(path, sizeof(path))) {
 		dump_in_format(stderr_copy, locked);
 		return;
 	}
@@ -881,4 +860,167 @@ void sb_stats_init(void)
 		sigemptyset(&sa.sa_mask);
 		sigaction(sb_config.stats_signal, &sa, NULL);
 	}
+}
+
+/* ---- sb_ctl ------------------------------------------------------------ */
+
+/* The names of "stats.<name>" (include/sbmalloc.h says what each is): the
+ * summary's figures, computed as the dump computes them. */
+enum stat_id {
+	ST_ALLOCATED, ST_ALLOCATED_PEAK, ST_REQUESTED, ST_HANDED_OUT, ST_MALLOC, ST_FREE,
+	ST_REALLOC, ST_CALLOC, ST_MAPPED, ST_MAPPED_PEAK, ST_RESIDENT, ST_REGIONS, ST_SLAB,
+	ST_BUDDY_FREE, ST_HUGE_BLOCKS, ST_HUGE_BYTES, ST_HUGE_CACHED_BYTES, ST_COUNTING,
+};
+
+enum stat_type { ST_SIZE, ST_U64, ST_INT };
+
+static const struct {
+	const char *name;
+	enum stat_type type;
+	bool counted;		/* an event counter: only while counting */
+} stat_names[] = {
+	[ST_ALLOCATED] = { "allocated", ST_SIZE, true },
+	[ST_ALLOCATED_PEAK] = { "allocated_peak", ST_SIZE, true },
+	[ST_REQUESTED] = { "requested", ST_U64, true },
+	[ST_HANDED_OUT] = { "handed_out", ST_U64, true },
+	[ST_MALLOC] = { "malloc", ST_U64, true },
+	[ST_FREE] = { "free", ST_U64, true },
+	[ST_REALLOC] = { "realloc", ST_U64, true },
+	[ST_CALLOC] = { "calloc", ST_U64, true },
+	[ST_MAPPED] = { "mapped", ST_SIZE, false },
+	[ST_MAPPED_PEAK] = { "mapped_peak", ST_SIZE, false },
+	[ST_RESIDENT] = { "resident", ST_SIZE, false },
+	[ST_REGIONS] = { "regions", ST_SIZE, false },
+	[ST_SLAB] = { "slab", ST_SIZE, false },
+	[ST_BUDDY_FREE] = { "buddy_free", ST_SIZE, false },
+	[ST_HUGE_BLOCKS] = { "huge_blocks", ST_SIZE, false },
+	[ST_HUGE_BYTES] = { "huge_bytes", ST_SIZE, false },
+	[ST_HUGE_CACHED_BYTES] = { "huge_cached_bytes", ST_SIZE, false },
+	[ST_COUNTING] = { "counting", ST_INT, false },
+};
+
+static uint64_t events_sum(const enum sb_event *ev, size_t n)
+{
+	uint64_t sum[SB_NR_EVENTS], total = 0;
+	size_t i;
+
+	sb_counters_sum(sum);
+	for (i = 0; i < n; i++)
+		total += sum[ev[i]];
+	return total;
+}
+
+static uint64_t stat_value(enum stat_id id)
+{
+	static const enum sb_event mallocs[] = {
+		SB_EV_MALLOC_MAG, SB_EV_MALLOC_DEPOT, SB_EV_MALLOC_SLAB,
+		SB_EV_MALLOC_PAGES, SB_EV_MALLOC_BUDDY, SB_EV_MALLOC_HUGE,
+	}, frees[] = {
+		SB_EV_FREE_MAG, SB_EV_FREE_DEPOT, SB_EV_FREE_SLAB, SB_EV_FREE_REMOTE,
+		SB_EV_FREE_PAGES, SB_EV_FREE_BUDDY, SB_EV_FREE_HUGE,
+	}, reallocs[] = {
+		SB_EV_REALLOC_SLAB, SB_EV_REALLOC_BUDDY, SB_EV_REALLOC_HUGE, SB_EV_REALLOC_MOVE,
+	};
+	static const enum sb_event requested = SB_EV_REQUESTED, handed_out = SB_EV_HANDED_OUT,
+		callocs = SB_EV_CALLOC;
+	struct sb_region_counters rc;
+	struct sb_huge_counters hc;
+	struct sb_cache *c;
+	long live, peak;
+	uint64_t v = 0;
+	size_t i, n;
+
+	sb_region_counters(&rc);
+	sb_huge_counters(&hc, true);
+	sb_counters_live_bytes(&live, &peak);
+	switch (id) {
+	case ST_ALLOCATED: return live > 0 ? (uint64_t)live : 0;
+	case ST_ALLOCATED_PEAK: return peak > 0 ? (uint64_t)peak : 0;
+	case ST_REQUESTED: return events_sum(&requested, 1);
+	case ST_HANDED_OUT: return events_sum(&handed_out, 1);
+	case ST_MALLOC: return events_sum(mallocs, sizeof(mallocs) / sizeof(mallocs[0]));
+	case ST_FREE: return events_sum(frees, sizeof(frees) / sizeof(frees[0]));
+	case ST_REALLOC: return events_sum(reallocs, sizeof(reallocs) / sizeof(reallocs[0]));
+	case ST_CALLOC: return events_sum(&callocs, 1);
+	case ST_MAPPED: return rc.region_bytes + hc.bytes + hc.cached_bytes;
+	case ST_MAPPED_PEAK: return sb_os_mapped_peak();
+	case ST_REGIONS: return rc.regions;
+	case ST_HUGE_BLOCKS: return hc.count;
+	case ST_HUGE_BYTES: return hc.bytes;
+	case ST_HUGE_CACHED_BYTES: return hc.cached_bytes;
+	case ST_COUNTING: return sb_counting;
+	case ST_SLAB:
+		for (c = sb_cache_first(); c != NULL; c = sb_cache_next(c)) {
+			struct sb_slab_counters sc;
+
+			if (sb_cache_is_dead(c))
+				continue;
+			sb_slab_counters(sb_cache_slab(c), &sc, true);
+			v += (uint64_t)sc.num_slabs * sc.pages_per_slab * SB_PAGE_SIZE;
+		}
+		return v;
+	case ST_RESIDENT:
+	case ST_BUDDY_FREE:
+		n = sb_region_count();
+		for (i = 0; i < n; i++) {
+			struct sb_zone_counters zc;
+
+			sb_buddy_counters(i, &zc, true);
+			v += id == ST_RESIDENT ? sb_os_resident(zc.base, SB_REGION_SIZE)
+					       : (uint64_t)zc.free_pages << SB_PAGE_SHIFT;
+		}
+		return id == ST_RESIDENT ? v + sb_huge_resident() : v;
+	}
+	return 0;
+}
+
+static int stats_ctl(const char *name, void *oldp, size_t *oldlenp, const void *newp,
+		     size_t newlen)
+{
+	size_t i, z, size;
+	uint64_t v;
+	int n;
+
+	for (i = 0; i < sizeof(stat_names) / sizeof(stat_names[0]); i++)
+		if (strcmp(name, stat_names[i].name) == 0)
+			break;
+	if (i == sizeof(stat_names) / sizeof(stat_names[0]))
+		return ENOENT;
+	size = stat_names[i].type == ST_SIZE ? sizeof(z) :
+	       stat_names[i].type == ST_U64 ? sizeof(v) : sizeof(n);
+	if (newp != NULL || newlen != 0)
+		return EPERM;
+	if (oldp == NULL || oldlenp == NULL || *oldlenp != size)
+		return sb_ctl_value(oldp, oldlenp, NULL, size);
+	if (stat_names[i].counted && !sb_counting)
+		return EAGAIN;
+	v = stat_value((enum stat_id)i);
+	switch (stat_names[i].type) {
+	case ST_SIZE:
+		z = (size_t)v;
+		return sb_ctl_value(oldp, oldlenp, &z, size);
+	case ST_U64:
+		return sb_ctl_value(oldp, oldlenp, &v, size);
+	default:
+		n = (int)v;
+		return sb_ctl_value(oldp, oldlenp, &n, size);
+	}
+}
+
+SB_EXPORT int sb_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+{
+	const char *version = PACKAGE_VERSION;
+
+	if (name == NULL)
+		return ENOENT;
+	sb_ensure_init();
+	if (strncmp(name, "opt.", 4) == 0)
+		return sb_config_ctl(name + 4, oldp, oldlenp, newp, newlen);
+	if (strncmp(name, "stats.", 6) == 0)
+		return stats_ctl(name + 6, oldp, oldlenp, newp, newlen);
+	if (strcmp(name, "version") != 0)
+		return ENOENT;
+	if (newp != NULL || newlen != 0)
+		return EPERM;
+	return sb_ctl_value(oldp, oldlenp, &version, sizeof(version));
 }

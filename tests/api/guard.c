@@ -64,14 +64,14 @@ extern char **environ;
 #define DONE "role: done"
 #define OWN_HANDLER "role: the program's own SIGSEGV handler"
 #define OWN_EXIT 42
-#define OWN_ENV "SBMALLOC_TEST_OWN_SEGV"
+#define OWN_ENV "SBTEST_OWN_SEGV"
 
 static const char *const guard1_env[] = { "SBMALLOC_GUARD=1", NULL };
 
 /* ---- The program's own SIGSEGV handler ---------------------------------- */
 
 /*
- * With SBMALLOC_TEST_OWN_SEGV=ctor this program installs a SIGSEGV handler
+ * With SBTEST_OWN_SEGV=ctor this program installs a SIGSEGV handler
  * in a constructor of priority 101, with =preinit from .preinit_array, which
  * runs before the constructors of every shared library, sbmalloc's too.
  */

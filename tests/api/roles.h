@@ -1,13 +1,14 @@
 /*
  * roles.h - running this test program again as a child in a "role": the
  * tests of misuse reports (guard.c, slab_debug.c) start a child that does
- * one thing wrong and read what sbmalloc wrote on its stderr.
+ * one thing wrong, those of the options (options.c) one with the
+ * environment under test, and read what sbmalloc wrote on its stderr.
  *
  * Included by one test file each (static functions): roles_setup() makes a
  * temporary directory and finds the binary, teardown() removes it,
  * spawn_role() runs `--role ROLE ARG` with a clean SBMALLOC_* environment
- * and collects the wait status and stderr, line_starting(), has_line() and
- * role_value() read the report.
+ * (spawn_role_of(), another binary) and collects the wait status and
+ * stderr, line_starting(), has_line() and role_value() read the report.
  */
 #ifndef SB_TEST_ROLES_H
 #define SB_TEST_ROLES_H
@@ -120,11 +121,12 @@ static const char *status_text(int status)
 }
 
 /*
- * Run this program as `--role ROLE ARG` with this environment less every
- * SBMALLOC_* variable, plus env (NULL-terminated "K=V" strings).
+ * Run the program at path (this one: /proc/self/exe) as `--role ROLE ARG`
+ * with this environment less every SBMALLOC_* variable, plus env
+ * (NULL-terminated "K=V" strings).
  */
-static void spawn_role(const char *role, const char *arg, const char *const *env,
-		       struct run *r)
+static void spawn_role_of(const char *path, const char *role, const char *arg,
+			  const char *const *env, struct run *r)
 {
 	static int seq;
 	char *envp[512], errpath[600];
@@ -151,7 +153,7 @@ static void spawn_role(const char *role, const char *arg, const char *const *env
 			_exit(126);
 		close(fd);
 		setrlimit(RLIMIT_CORE, &no_core);
-		execve("/proc/self/exe", argv, envp);
+		execve(path, argv, envp);
 		_exit(127);
 	}
 	for (waited = 0;; waited++) {
@@ -171,6 +173,12 @@ static void spawn_role(const char *role, const char *arg, const char *const *env
 	}
 	r->err = slurp(errpath);
 	CHECK(r->err != NULL);
+}
+
+static void spawn_role(const char *role, const char *arg, const char *const *env,
+		       struct run *r)
+{
+	spawn_role_of("/proc/self/exe", role, arg, env, r);
 }
 
 /* ---- Checking a report -------------------------------------------------- */

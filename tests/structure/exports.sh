@@ -85,7 +85,7 @@ exports_public_api() {
 	need nm
 	dynamic_symbols >syms
 	missing=""
-	for name in sb_version sb_owns; do
+	for name in sb_version sb_owns sb_ctl; do
 		grep -Eq "^[TWi] $name\$" syms || missing="$missing $name"
 	done
 	check_eq "functions of sbmalloc.h not exported" "" "$missing"
@@ -126,6 +126,6 @@ tap_test exports_every_malloc_family_function_and_glibc_alias exports_required
 tap_test exports_every_replaceable_cxx_operator_new_and_delete exports_cxx_operators
 tap_test expects_exactly_the_operators_libstdcxx_defines operators_are_libstdcxx_ones
 tap_test needs_no_cxx_runtime_and_references_it_only_weakly links_no_cxx_runtime
-tap_test exports_sb_version_and_sb_owns exports_public_api
+tap_test exports_sb_version_sb_owns_and_sb_ctl exports_public_api
 tap_test exports_no_name_outside_the_malloc_family_operators_and_sb_namespace exports_nothing_else
 tap_done
