@@ -44,7 +44,7 @@
  * A bad value, or an SBMALLOC_* variable that is not in the table, gets one
  * line on stderr, `sbmalloc: warning: SBMALLOC_X=value: why, using what`,
  * and the default (for an unwritable SBMALLOC_STATS file, stderr).
- * SBMALLOC_LIB, SBMALLOC_PEERS, SBMALLOC_SRCDIR and SBMALLOC_BUILDDIR are
+ * SBMALLOC_LIB, SBMALLOC_PEERS, SBMALLOC_SRCDIR, SBMALLOC_BUILDDIR and SBMALLOC_MAKE are
  * the tools' and the test suite's, and pass without a word.  Warnings and
  * the SBMALLOC_VERBOSE listing come out once per process: from the first
  * call that sees environ (a forked child runs no constructor).  When the
@@ -123,7 +123,7 @@ const struct sb_option sb_options[SB_NR_OPTIONS] = {
 
 /* Variables of sbmalloc's tools and test suite, not of the library. */
 static const char *const tool_names[] = {
-	"SBMALLOC_LIB", "SBMALLOC_PEERS", "SBMALLOC_SRCDIR", "SBMALLOC_BUILDDIR", NULL,
+	"SBMALLOC_LIB", "SBMALLOC_PEERS", "SBMALLOC_SRCDIR", "SBMALLOC_BUILDDIR", "SBMALLOC_MAKE", NULL,
 };
 
 enum source { FROM_DEFAULT, FROM_ENV, FROM_RUN_TIME };

@@ -546,7 +546,7 @@ TEST(unknown_variable_warns_with_a_guess_and_changes_nothing)
 TEST(tools_variables_pass_without_a_warning)
 {
 	static const char *const env[] = { "SBMALLOC_LIB=/x/libsbmalloc.so", "SBMALLOC_PEERS=/x",
-		"SBMALLOC_SRCDIR=/x", "SBMALLOC_BUILDDIR=/x", NULL };
+		"SBMALLOC_SRCDIR=/x", "SBMALLOC_BUILDDIR=/x", "SBMALLOC_MAKE=make", NULL };
 	struct run r;
 
 	setup();
