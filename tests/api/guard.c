@@ -603,19 +603,25 @@ static int role_segv(const char *arg)
 	return 0;
 }
 
-/* Allocations of every small size: some kept, some freed, in a ring;
- * `arg` operations, with a short sleep every 1000 (more than 100 ms in all),
- * then the dump to the file arg2 (after the comma in arg). */
+/* Allocations of every small size: freed and made again in a ring, and
+ * one in ten kept to the end (so that well over one sampling period of
+ * objects comes into the thread from its slabs, whatever the magazines
+ * hold); `arg` operations, with a short sleep every 1000 (more than 100 ms
+ * in all), then the dump to the file arg2 (after the comma in arg). */
 static int role_churn(const char *arg)
 {
 	static void *ring[4096];
 	const char *comma = strchr(arg, ',');
-	long ops = atol(arg), i;
+	long ops = atol(arg), i, nkept = 0;
 	uint64_t rng = 99;
+	void **kept;
 	int fd;
 
 	if (comma == NULL)
 		role_fails("bad argument");
+	kept = malloc(sizeof(*kept) * (size_t)(ops / 10 + 1));
+	if (kept == NULL)
+		role_fails("malloc failed");
 	for (i = 0; i < ops; i++) {
 		uint64_t x = tap_rng_next(&rng);
 		size_t k = (size_t)(x % 4096), n = 1 + (size_t)(x >> 40) % 4096;
@@ -625,6 +631,8 @@ static int role_churn(const char *arg)
 		if (ring[k] == NULL)
 			role_fails("malloc failed");
 		memset(ring[k], 1, n < 64 ? n : 64);
+		if (i % 10 == 9 && (kept[nkept++] = malloc(n % 256 + 1)) == NULL)
+			role_fails("malloc failed");
 		if (i % 1000 == 999)
 			usleep(1000);
 	}
@@ -635,6 +643,9 @@ static int role_churn(const char *arg)
 	close(fd);
 	for (i = 0; i < 4096; i++)
 		free(ring[i]);
+	while (nkept > 0)
+		free(kept[--nkept]);
+	free(kept);
 	say(DONE "\n");
 	return 0;
 }

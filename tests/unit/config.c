@@ -5,7 +5,7 @@
  * Specifies: config.c's top comment lists exactly the table's options,
  * each as `NAME=VALUES (default DEF)` and its help line (`config --doc`
  * prints that block from the table); README.md's table of environment
- * variables has a row for each with its default, and include/sbmalloc.h
+ * variables has a row for each with its default, and include/sbmalloc.h.in
  * names each one's "opt.*" name for sb_ctl; every default parses to what
  * sb_config starts with, silently; a second sb_config_init() reads the
  * environment again but keeps a dirty_max set at run time.
@@ -123,7 +123,7 @@ TEST(readme_lists_every_option_with_its_default)
 
 TEST(sbmalloc_h_names_every_option_for_sb_ctl)
 {
-	char *h = source_file("include/sbmalloc.h"), want[128];
+	char *h = source_file("include/sbmalloc.h.in"), want[128];
 	size_t i;
 
 	for (i = 0; i < SB_NR_OPTIONS; i++) {
