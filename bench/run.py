@@ -50,9 +50,10 @@ pool.
 Modes: the default (full) is what `make bench` runs: every case at full
 scale, 5 repetitions (3 for chase, gcc and the six cases of issue 12),
 about 45 minutes on 2 cores with the 8 columns.  --quick is `make
-bench-quick`: fewer cases, small scales, 3 repetitions, about 4 minutes.  --smoke runs every case once at tiny scale (seconds) and
-checks only that every case ran under every allocator and the tables came
-out; tests/system/bench_smoke.sh runs it.  Nothing is judged on speed.
+bench-quick`: fewer cases, small scales, 3 repetitions, about 4 minutes.
+--smoke runs every case once at tiny scale (seconds) and checks only that
+every case ran under every allocator and the tables came out;
+tests/system/bench_smoke.sh runs it.  Nothing is judged on speed.
 
 --scale is `make bench-scale`: larson, xmalloc, cache-scratch and
 pageblock at 1, 2, 4, ... up to twice os.cpu_count() threads (--threads
