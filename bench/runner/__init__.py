@@ -1,7 +1,8 @@
 """The benchmark runner behind bench/run.py (see its docstring), by concern:
 
     columns   the allocators (the table columns) and how to find them
-    measure   running one program through the spawn launcher: time, peak RSS
+    measure   running one program through the spawn launcher: time, peak RSS,
+              minor faults, system time
     cases     the benchmark cases and how each one is run (redis included)
     hugetlb   the hugetlb page pool for the sbmalloc-hugetlb column
     suite     the run: cases x repetitions x columns, interleaved

@@ -15,8 +15,31 @@ import time
 
 from . import BENCH, note
 from .measure import (CHECK_RE, FIELD_RE, Result, base_env, column_env,
-                      describe_status, failure, read_spawn_result, run_child,
-                      spawn_argv)
+                      describe_status, failure, read_spawn_result, result,
+                      run_child, spawn_argv)
+
+
+@dataclasses.dataclass
+class Figure:
+    """A figure a workload reports about itself: the number of key=VALUE in
+    its output line, shown (medians) in the report's table of the cases'
+    own figures.  unit: 'kib' (shown in MiB), 'ratio' or 'count'."""
+    key: str
+    label: str
+    unit: str = 'kib'
+
+
+@dataclasses.dataclass
+class Bar:
+    """A bar of issue 12 that the sbmalloc column is held to (the Goals of
+    the report).  what: a Figure's key, or 'time', 'rss', 'minflt' or
+    'stime'.  op: '<=' or '>='.  ref: a number (in KiB for RSS figures and
+    'rss', else in the figure's own unit), 'glibc' (that column's median),
+    or 'best' (no worse than any other allocator's median)."""
+    what: str
+    op: str
+    ref: object
+    label: str
 
 
 @dataclasses.dataclass(eq=False)
@@ -26,7 +49,13 @@ class Case:
     args: per mode ('full', 'quick', 'smoke') the program's arguments.
     in_quick: whether --quick runs it (unless named with --only).  max_reps:
     per mode, a cap on the repetitions.  extra: also run the huge-page
-    variant columns."""
+    variant columns.  figures: what the program reports about itself
+    (Figure), bars: what issue 12 asks of sbmalloc (Bar).  started: a line
+    the program writes to stderr once it runs; without it, a failed run
+    means the allocator could not start at all (ulimit-v), and the column
+    is left out of the case with the reason instead of failing it.
+    averaged: whether the case counts in the geometric means and the goals
+    (ulimit-v does not: its time and RSS grow with what it could get)."""
     name: str
     kind: str
     what: str
@@ -37,6 +66,10 @@ class Case:
     needs: tuple = ()
     program: str | None = None
     in_quick: bool = True
+    figures: tuple = ()
+    bars: tuple = ()
+    started: str | None = None
+    averaged: bool = True
 
     def __post_init__(self):
         self.max_reps = self.max_reps or {}
@@ -99,6 +132,61 @@ CASES = [
          '16 KiB-1 MiB, every page written (30,000 times each full)',
          {'full': ['30', '2'], 'quick': ['5', '2'], 'smoke': ['1', '2', '4']},
          in_quick=False),
+    # The patterns of issue 12 (bench/workloads/idle.c ... ulimit-v.c).
+    Case('idle', 'workload',
+         'idle after a big free: 1 GiB of small objects (60% 8-512 B, the rest '
+         'up to 16 KiB) freed in random order, 2 s of sleep, one more '
+         'malloc/free: what stays resident above the start',
+         {'full': ['1024', '2'], 'quick': ['128', '1'], 'smoke': ['16', '1']},
+         max_reps={'full': 3},
+         figures=(Figure('idle_above_start_kib', 'resident above the start after the idle'),),
+         bars=(Bar('idle_above_start_kib', '<=', 32 * 1024, 'at most 32 MiB resident above the '
+               'start after the idle'),)),
+    Case('drift', 'workload',
+         'size drift: a 32 MiB live set whose sizes drift from 16 B to 8 KiB and '
+         'back three times, each epoch freeing every other object and refilling',
+         {'full': ['32', '3', '1'], 'quick': ['8', '3', '1'], 'smoke': ['1', '1', '1']},
+         max_reps={'full': 3},
+         figures=(Figure('rss_per_live', 'peak RSS / peak live bytes', 'ratio'),),
+         bars=(Bar('rss_per_live', '<=', 3.0, 'peak RSS at most 3.0x the peak live bytes'),)),
+    Case('churn', 'workload',
+         'thread churn: 20,000 short-lived threads, 4 at a time, each allocating '
+         '300 mixed blocks and handing 8 to the main thread, which frees them '
+         '16 waves later',
+         {'full': ['20', '4'], 'quick': ['2', '4'], 'smoke': ['1', '4']},
+         max_reps={'full': 3},
+         bars=(Bar('rss', '<=', 8 * 1024, 'peak RSS at most 8 MiB'),)),
+    Case('prodcons', 'workload',
+         'producer/consumer: 32 producers and 32 consumers through a queue per '
+         'consumer, each consumer keeping its last 2048 objects (16 B-8 KiB); RSS '
+         'half-way and after all 64 threads are joined',
+         {'full': ['16', '32', '2048'], 'quick': ['4', '32', '2048'],
+          'smoke': ['2', '32', '256']},
+         max_reps={'full': 3},
+         figures=(Figure('rss_steady_kib', 'RSS half-way (steady state)'),
+                  Figure('rss_joined_kib', 'RSS after joining the 64 threads')),
+         bars=(Bar('rss_joined_kib', '<=', 32 * 1024, 'at most 32 MiB resident after '
+               'joining'),)),
+    Case('randseq', 'workload',
+         'random sequence: malloc, calloc, realloc and free on 256 slots, every size '
+         'log-uniform from 8 B to 64 MiB, every block filled and checked '
+         '(10,000 operations full)',
+         {'full': ['10'], 'quick': ['2'], 'smoke': ['1', '64', '16']},
+         max_reps={'full': 3},
+         bars=(Bar('minflt', '<=', 'glibc', 'minor faults no more than glibc\'s'),
+               Bar('stime', '<=', 'glibc', 'system time no more than glibc\'s'),
+               Bar('time', '<=', 'best', 'wall time the best of all allocators'))),
+    Case('ulimit-v', 'workload',
+         'address space: under RLIMIT_AS = 300000 KiB (ulimit -v 300000), 160 blocks of '
+         '1 MiB allocated and freed, then how many 8 MiB blocks can be had, and how '
+         'far realloc doubling from 1 MiB gets (up to 128 MiB)',
+         {'full': ['300000'], 'quick': ['300000'], 'smoke': ['300000']},
+         max_reps={'full': 3},
+         figures=(Figure('blocks_8m', '8 MiB blocks had after the 1 MiB phase', 'count'),
+                  Figure('realloc_max_mib', 'realloc growth reached (MiB)', 'count')),
+         bars=(Bar('blocks_8m', '>=', 'glibc', 'at least as many 8 MiB blocks as glibc'),
+               Bar('realloc_max_mib', '>=', 128, 'realloc growth to 128 MiB')),
+         started='ulimit-v: started under the limit', averaged=False),
     Case('python', 'real',
          'python3 bench/real/pydicts.py: builds and drops dicts, lists, sets '
          'and strings of 200,000 entries',
@@ -190,8 +278,13 @@ def build_glibc_shim(ctx):
 
 def run_workload(ctx, case, col):
     argv = [workload_path(ctx, case.program)] + case.args[ctx.mode]
-    secs, status, rss, out, err = run_child(ctx.spawn, argv, column_env(col), ctx.tmp,
-                                            ctx.timeout)
+    secs, status, usage, out, err = run_child(ctx.spawn, argv, column_env(col), ctx.tmp,
+                                              ctx.timeout)
+    if status != 0 and case.started and case.started not in err:
+        # The allocator died before the program's main() ran.
+        why = err.strip().splitlines()[-1].rstrip('.') if err.strip() else ''
+        return Result(unsupported='cannot start under the limit: %s%s'
+                      % (describe_status(status), ' (%s)' % why if why else ''))
     if status != 0:
         return Result(error=failure(status, err))
     line = out.strip().splitlines()[-1] if out.strip() else ''
@@ -201,9 +294,9 @@ def run_workload(ctx, case, col):
     # hugetlb pages are not part of RSS: add what the program had (chase
     # reports it), so that the hugetlb column is not flattered.
     hugetlb = dict(FIELD_RE.findall(line)).get('hugetlb_kib', '0')
-    if rss is not None and hugetlb.isdigit():
-        rss += int(hugetlb)
-    return Result(secs, rss, m.group(1), line)
+    if usage['rss_kib'] is not None and hugetlb.isdigit():
+        usage['rss_kib'] += int(hugetlb)
+    return result(secs, usage, m.group(1), line)
 
 
 def run_real(ctx, case, col):
@@ -224,8 +317,8 @@ def run_real(ctx, case, col):
         stdin_path = os.path.join(BENCH, 'real', 'sqlite.sql')
     else:
         raise AssertionError(case.name)
-    secs, status, rss, out, err = run_child(ctx.spawn, argv, column_env(col), workdir,
-                                            ctx.timeout, stdin_path=stdin_path)
+    secs, status, usage, out, err = run_child(ctx.spawn, argv, column_env(col), workdir,
+                                              ctx.timeout, stdin_path=stdin_path)
     if status != 0:
         return Result(error=failure(status, err))
     if case.name == 'gcc':
@@ -235,7 +328,7 @@ def run_real(ctx, case, col):
     else:
         check = hashlib.sha256(out.encode()).hexdigest()[:16]
         text = out.strip().splitlines()[-1] if out.strip() else ''
-    return Result(secs, rss, check, text)
+    return result(secs, usage, check, text)
 
 
 # The Lua check run in redis after the benchmark: builds a list and sums it
@@ -327,13 +420,13 @@ def run_redis(ctx, case, col):
                 if status is not None:
                     break
         server.returncode = os.waitstatus_to_exitcode(status) if status is not None else -9
-        status, rss = read_spawn_result(result_file, status if status is not None else 9)
+        status, usage = read_spawn_result(result_file, status if status is not None else 9)
         shutil.rmtree(d, ignore_errors=True)
     if error is None and status != 0:
         error = 'redis-server: ' + describe_status(status)
     if error:
         return Result(error=error)
-    return Result(rps, rss, check, '%.0f requests/s' % rps)
+    return result(rps, usage, check, '%.0f requests/s' % rps)
 
 
 def run_case(ctx, case, col):

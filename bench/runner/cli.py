@@ -26,13 +26,13 @@ def parse_args(argv, doc):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     m = p.add_mutually_exclusive_group()
     m.add_argument('--quick', action='store_const', dest='mode', const='quick',
-                   help='fewer cases, small scales, 3 repetitions (about 2 minutes; '
+                   help='fewer cases, small scales, 3 repetitions (about 4 minutes; '
                    '--scale: 1 repetition, smaller scales)')
     m.add_argument('--smoke', action='store_const', dest='mode', const='smoke',
                    help='every case once at tiny scale; checks only that all ran')
     p.add_argument('--reps', type=int, dest='reps_given', help='repetitions '
-                   '(default 5 full, 3 quick, 1 smoke; chase and gcc at most 3 full; '
-                   '--scale: 3 full, 1 quick and smoke)')
+                   '(default 5 full, 3 quick, 1 smoke; chase, gcc and the cases of issue 12 '
+                   'at most 3 full; --scale: 3 full, 1 quick and smoke)')
     p.add_argument('--scale', action='store_true',
                    help='make bench-scale: throughput of %s against the number of '
                    'threads (1, 2, 4, ... up to twice the CPUs), one table (--out, a whole '

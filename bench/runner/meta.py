@@ -79,7 +79,7 @@ def machine_info():
 def make_meta(args, argv, cols, cases, skipped):
     """What the report says about the run besides the results."""
     reps = '%d run%s of each case%s' % (args.reps, '' if args.reps == 1 else 's',
-                                          ' (chase and gcc: at most 3)'
+                                          ' (chase, gcc and the cases of issue 12: at most 3)'
                                           if args.mode == 'full' and not args.reps_given else '')
     cmd = {'full': 'make bench', 'quick': 'make bench-quick',
            'smoke': 'bench/run.py --smoke'}[args.mode]

@@ -1,5 +1,6 @@
-"""The report: Markdown tables of time and peak RSS with their ratios, the
-goals, the details, and the generated part of docs/benchmarks.md."""
+"""The report: Markdown tables of time, peak RSS, minor faults and system
+time with their ratios, the cases' own figures, the goals (issue 12's bars
+among them), the details, and the generated part of docs/benchmarks.md."""
 
 import os
 import statistics
@@ -25,8 +26,40 @@ def fmt_rss(kib):
     return '%.1f MiB' % (kib / 1024) if kib < 100 * 1024 else '%.0f MiB' % (kib / 1024)
 
 
+def fmt_faults(n):
+    if n is None:
+        return '—'
+    if n >= 1e6:
+        return '%.2fM' % (n / 1e6)
+    if n >= 1e4:
+        return '%.0fk' % (n / 1e3)
+    return '%.1fk' % (n / 1e3) if n >= 1e3 else '%.0f' % n
+
+
+def fmt_secs(v):
+    if v is None:
+        return '—'
+    return '%.2f s' % v if v >= 0.1 else '%.3f s' % v
+
+
+def fmt_kind(case, kind, v):
+    """A median of kind ('time', 'rss', 'minflt', 'stime') as a cell shows it."""
+    return {'time': lambda x: fmt_value(case, x), 'rss': fmt_rss, 'minflt': fmt_faults,
+            'stime': fmt_secs}[kind](v)
+
+
+def fmt_figure(unit, v):
+    if v is None:
+        return '—'
+    if unit == 'kib':
+        return fmt_rss(v)
+    if unit == 'ratio':
+        return '%.2f' % v
+    return '%g' % v
+
+
 def build_table(kind, cases, cols, cells, skipped):
-    """A Markdown table. kind: 'time' or 'rss'."""
+    """A Markdown table. kind: 'time', 'rss', 'minflt' or 'stime'."""
     rows = []
     head = ['case'] + [c.name for c in cols]
     rows.append('| ' + ' | '.join(head) + ' |')
@@ -54,23 +87,23 @@ def build_table(kind, cases, cols, cells, skipped):
                 out.append('FAIL')
                 continue
             v = cell.of(kind)
-            txt = fmt_value(case, v) if kind == 'time' else fmt_rss(v)
+            txt = fmt_kind(case, kind, v)
             rs = []
             rg, rj = ratio(case, v, gv), ratio(case, v, jv)
             if col.name != 'glibc' and rg is not None:
                 rs.append('%.2f× glibc' % rg)
-                to_glibc[col.name].append(rg)
             if col.name != 'jemalloc' and rj is not None:
                 rs.append('%.2f× je' % rj)
+            if case.averaged and rg is not None:
+                to_glibc[col.name].append(rg)
+            if case.averaged and rj is not None:
                 to_je[col.name].append(rj)
-            if col.name == 'glibc' and rg is not None:
-                to_glibc[col.name].append(1.0)
-            if col.name == 'jemalloc' and rj is not None:
-                to_je[col.name].append(1.0)
             out.append(txt + (' (%s)' % ', '.join(rs) if rs else ''))
         label = case.name + (' (req/s)' if kind == 'time' and case.metric == 'rps' else '')
+        if not case.averaged:
+            label += ' (not averaged)'
         rows.append('| %s | %s |' % (label, ' | '.join(out)))
-    ncases = len([c for c in cases if c.name not in skipped])
+    ncases = len([c for c in cases if c.name not in skipped and c.averaged])
     gm = []
     for col in cols:
         parts = []
@@ -91,7 +124,7 @@ def goals(cases, cols, cells, skipped):
     """The goals of the issue, measured on the sbmalloc column: (lines,
     behind) where behind lists (ratio to best, case, kind, best column)."""
     lines = []
-    run_cases = [c for c in cases if c.name not in skipped and c.name in cells]
+    run_cases = [c for c in cases if c.name not in skipped and c.name in cells and c.averaged]
     have = {c.name for c in cols}
     if 'sbmalloc' not in have:
         return ['sbmalloc did not run: no goals to check.'], []
@@ -145,6 +178,92 @@ def goals(cases, cols, cells, skipped):
                                                            ', '.join(b[1] for b in over)),
                             w[1], w[0], w[3]))
     return lines, sorted(behind, reverse=True)
+
+
+def figures_table(cases, cols, cells, skipped):
+    """The figures the cases report about themselves (Case.figures), medians
+    per column with the ratio to glibc: a Markdown table, or '' if none."""
+    rows = []
+    for case in cases:
+        row = cells.get(case.name)
+        if case.name in skipped or not row:
+            continue
+        for fig in case.figures:
+            g = row.get('glibc')
+            gv = g.figure(fig.key) if g else None
+            out = []
+            for col in cols:
+                cell = row.get(col.name)
+                if cell is None:
+                    out.append('—')
+                    continue
+                if cell.failed:
+                    out.append('FAIL')
+                    continue
+                v = cell.figure(fig.key)
+                txt = fmt_figure(fig.unit, v)
+                if col.name != 'glibc' and v is not None and gv:
+                    txt += ' (%.2f× glibc)' % (v / gv)
+                out.append(txt)
+            rows.append('| %s | %s | %s |' % (case.name, fig.label, ' | '.join(out)))
+    if not rows:
+        return ''
+    head = ['| case | figure | ' + ' | '.join(c.name for c in cols) + ' |',
+            '|---|---|' + '---:|' * len(cols)]
+    return '\n'.join(head + rows)
+
+
+KINDS = ('time', 'rss', 'minflt', 'stime')
+
+
+def fmt_what(case, what, v):
+    """v formatted as what: a kind, or the key of one of case's figures."""
+    if what in KINDS:
+        return fmt_kind(case, what, v)
+    return fmt_figure(next((f.unit for f in case.figures if f.key == what), 'count'), v)
+
+
+def value_of(cell, what):
+    """The median of what (a kind, or a figure's key) in cell, or None."""
+    if cell is None or cell.failed:
+        return None
+    return cell.of(what) if what in KINDS else cell.figure(what)
+
+
+def bars(cases, cols, cells, skipped):
+    """Issue 12's bars (Case.bars) checked on the sbmalloc column: lines."""
+    lines = []
+    others = [c.name for c in main_cols(cols) if c.name != 'sbmalloc']
+    for case in cases:
+        row = cells.get(case.name)
+        if case.name in skipped or not row or not case.bars:
+            continue
+        sb = row.get('sbmalloc')
+        for bar in case.bars:
+            head = '- %s: %s: ' % (case.name, bar.label)
+            if sb is None or sb.failed:
+                lines.append(head + ('sbmalloc failed' if sb else 'sbmalloc did not run') + '.')
+                continue
+            v = value_of(sb, bar.what)
+            if bar.ref == 'best':
+                refs = [(value_of(row.get(n), bar.what), n) for n in others]
+                refs = [(x, n) for x, n in refs if x is not None]
+                ref, name = (min if bar.op == '<=' else max)(refs) if refs else (None, '')
+                rtxt = 'the best of the others %s (%s)' % (fmt_what(case, bar.what, ref), name)
+            elif bar.ref == 'glibc':
+                ref = value_of(row.get('glibc'), bar.what)
+                rtxt = 'glibc ' + fmt_what(case, bar.what, ref)
+            else:
+                ref = bar.ref
+                rtxt = 'the bar ' + fmt_what(case, bar.what, ref)
+            if v is None or ref is None:
+                verdict = 'cannot be judged'
+            else:
+                verdict = '**%s**' % ('met' if (v <= ref if bar.op == '<=' else v >= ref)
+                                      else 'not met')
+            lines.append(head + 'sbmalloc %s, %s: %s.' % (fmt_what(case, bar.what, v), rtxt,
+                                                          verdict))
+    return lines
 
 
 def details(cases, cells):
@@ -235,14 +354,38 @@ def render(meta, cases, cols, cells, skipped, colskip, chart_rel, errors):
                'larger; for redis, of redis-server). hugetlb pages do not count in RSS, so '
                'for chase the hugetlb memory the program reported is added.\n')
     out.append(build_table('rss', cases, mc, cells, skipped) + '\n')
+    out.append('### Minor page faults\n')
+    out.append('Minor page faults of the process (ru_minflt from wait4(), with the children '
+               'it waited for): each is a page the kernel had to map, most often a fresh '
+               'zeroed page after the allocator mapped memory or gave it back.\n')
+    out.append(build_table('minflt', cases, mc, cells, skipped) + '\n')
+    out.append('### System time\n')
+    out.append('Seconds of CPU time the process spent in the kernel (ru_stime from wait4()): '
+               'page faults, mmap, munmap, madvise, and for the threaded cases futex waits.\n')
+    out.append(build_table('stime', cases, mc, cells, skipped) + '\n')
+    ft = figures_table(cases, mc, cells, skipped)
+    if ft:
+        out.append("### The cases' own figures\n")
+        out.append('What the programs measure and print about themselves (medians; see '
+                   'bench/README.md): the resident set at chosen moments, read from '
+                   '/proc/self/statm, peak RSS over the peak of the bytes live, and what '
+                   'can be had under an address-space limit.\n')
+        out.append(ft + '\n')
     if chart_rel:
         out.append('![time and peak RSS relative to glibc](%s)\n' % chart_rel)
     glines, behind = goals(cases, mc, cells, skipped)
     out.append('### Goals\n')
     out.append('Measured on the `sbmalloc` column (default settings) over all %d cases '
-               'that ran:\n' % len(ran))
+               'that ran%s:\n' % (len([c for c in ran if c.averaged]),
+                                  ' (not %s)' % ', '.join(c.name for c in ran if not c.averaged)
+                                  if any(not c.averaged for c in ran) else ''))
     out.extend(glines)
     out.append('')
+    blines = bars(cases, mc, cells, skipped)
+    if blines:
+        out.append("Issue 12's bars, on the `sbmalloc` column (medians):\n")
+        out.extend(blines)
+        out.append('')
     if behind:
         out.append('Where sbmalloc is furthest from the best allocator of the row '
                    '(sbmalloc / best):\n')

@@ -27,7 +27,7 @@ from . import note
 from .cases import workload_path
 from .chart import COLOURS
 from .columns import Column, main_cols, select_columns
-from .measure import CHECK_RE, FIELD_RE, Result, column_env, failure, run_child
+from .measure import CHECK_RE, FIELD_RE, Result, column_env, failure, result, run_child
 from .meta import machine_info, versions
 
 
@@ -109,7 +109,7 @@ def parse_threads(text):
 
 
 def run_one(spawn, case, argv, col, tmp, timeout):
-    secs, status, rss, out, err = run_child(spawn, argv, column_env(col), tmp, timeout)
+    secs, status, usage, out, err = run_child(spawn, argv, column_env(col), tmp, timeout)
     if status != 0:
         return Result(error=failure(status, err))
     line = out.strip().splitlines()[-1] if out.strip() else ''
@@ -120,7 +120,7 @@ def run_one(spawn, case, argv, col, tmp, timeout):
         rate = case.rate(dict(FIELD_RE.findall(line)))
     except (KeyError, ValueError) as e:
         return Result(error='no throughput in %r: %s' % (line, e))
-    return Result(rate, rss, m.group(1), line)
+    return result(rate, usage, m.group(1), line)
 
 
 def run_sweep(args, cases, threads, cols):

@@ -6,7 +6,7 @@ import contextlib
 from . import note
 from .cases import case_available, prepare_case, run_case
 from .hugetlb import HugePool, hugetlb_pages_needed
-from .report import fmt_rss, fmt_value
+from .report import fmt_faults, fmt_rss, fmt_secs, fmt_value
 
 
 def reps_for(ctx, case):
@@ -53,14 +53,25 @@ def run_all(ctx, cases, cols):
             results[case.name] = {c.name: [] for c in ccols}
             for rep in range(reps_for(ctx, case)):
                 for col in ccols:
+                    if col.name not in results[case.name]:
+                        continue
                     done += 1
                     r = run_case(ctx, case, col)
+                    if r.unsupported:
+                        # Not a failure: the column cannot run this case.
+                        note('[%d/%d] %s %s: left out: %s'
+                             % (done, total, case.name, col.name, r.unsupported))
+                        colskip[(case.name, col.name)] = r.unsupported
+                        del results[case.name][col.name]
+                        total -= reps_for(ctx, case) - rep - 1
+                        continue
                     results[case.name][col.name].append(r)
                     if r.error:
                         note('[%d/%d] %s %s #%d: FAILED: %s'
                              % (done, total, case.name, col.name, rep + 1, r.error))
                     else:
-                        note('[%d/%d] %s %s #%d: %s, %s  | %s'
+                        note('[%d/%d] %s %s #%d: %s, %s, %s faults, %s sys  | %s'
                              % (done, total, case.name, col.name, rep + 1,
-                                fmt_value(case, r.value), fmt_rss(r.rss_kib), r.text))
+                                fmt_value(case, r.value), fmt_rss(r.rss_kib),
+                                fmt_faults(r.minflt), fmt_secs(r.stime), r.text))
     return results, skipped, colskip

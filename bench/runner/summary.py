@@ -6,20 +6,38 @@ import statistics
 from .measure import FIELD_RE
 
 
+def median_of(runs, attr):
+    """The median of attr over runs, or None when a run lacks it (results
+    saved before minor faults and system time were measured)."""
+    xs = [getattr(r, attr) for r in runs]
+    return statistics.median(xs) if xs and None not in xs else None
+
+
 class Cell:
-    """The median of one case under one column, or why there is none."""
+    """The medians of one case under one column, or why there are none."""
 
     def __init__(self, runs):
         ok = [r for r in runs if not r.error]
         self.runs = runs
         self.failed = [r for r in runs if r.error]
-        self.value = statistics.median([r.value for r in ok]) if ok and not self.failed else None
-        self.rss = statistics.median([r.rss_kib for r in ok]) if ok and not self.failed else None
+        good = ok if not self.failed else []
+        self.value = median_of(good, 'value')
+        self.rss = median_of(good, 'rss_kib')
+        self.minflt = median_of(good, 'minflt')
+        self.stime = median_of(good, 'stime')
         self.lines = [r.text for r in ok]
 
     def of(self, kind):
-        """The median of kind: 'time' (time or throughput) or 'rss'."""
-        return self.value if kind == 'time' else self.rss
+        """The median of kind: 'time' (time or throughput), 'rss' (peak RSS,
+        KiB), 'minflt' (minor page faults) or 'stime' (system seconds)."""
+        return {'time': self.value, 'rss': self.rss, 'minflt': self.minflt,
+                'stime': self.stime}[kind]
+
+    def figure(self, key):
+        """The median of the figure key=VALUE of the output lines, or None."""
+        if self.failed:
+            return None
+        return fields_median(self.lines).get(key)
 
 
 def summarize(results):
@@ -52,12 +70,13 @@ def time_ratio(case, v, ref):
 
 
 def rss_ratio(case, v, ref):
+    """Also of minor faults and system time: lower is better."""
     if v is None or ref is None or v <= 0 or ref <= 0:
         return None
     return v / ref
 
 
-RATIO = {'time': time_ratio, 'rss': rss_ratio}
+RATIO = {'time': time_ratio, 'rss': rss_ratio, 'minflt': rss_ratio, 'stime': rss_ratio}
 
 
 def geomean(xs):

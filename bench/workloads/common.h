@@ -19,6 +19,7 @@
 #define BENCH_COMMON_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -290,6 +291,30 @@ static inline long smaps_kib(const char *field)
 	}
 	fclose(f);
 	return v;
+}
+
+/*
+ * Resident set of this process now, in KiB, from /proc/self/statm (read
+ * into a buffer on the stack: no stdio, so no allocation of its own), or
+ * -1 when it cannot be read.
+ */
+static inline long rss_now_kib(void)
+{
+	char buf[128];
+	long size, resident;
+	ssize_t n;
+	int fd = open("/proc/self/statm", O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	if (sscanf(buf, "%ld %ld", &size, &resident) != 2)
+		return -1;
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /* pthread_create or die. */
