@@ -200,7 +200,7 @@ void sb_cache_object_back(unsigned bin, struct sb_slab *s, void *p, const char *
 	} else if (!sb_slab_clear_live(s, p)) {
 		sb_fatal_pointer(func, "double free", p);
 	}
-	if (sb_slab_owner(s) != sb_tc || !sb_tc_push(bin, p))
+	if (sb_tc_of_token(sb_slab_owner(s)) != sb_tc || !sb_tc_push(bin, p))
 		sb_tc_free_other(bin, p, sb_slab_owner(s), func);
 }
 

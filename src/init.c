@@ -45,6 +45,7 @@ void sb_global_init(void)
 		sb_key_init();
 		sb_os_init();
 		sb_buddy_set_no_slab(&sb_slab_none);
+		sb_slab_set_nobody(&sb_bin_nobody);
 		sb_sizeclass_init();
 		sb_caches_init();
 		__atomic_store_n(&sb_init_state, 2, __ATOMIC_RELEASE);

@@ -417,7 +417,7 @@ static SB_NOINLINE void free_small_slow(const struct sb_slab *s, void *p, const 
 {
 	unsigned bin = sb_slab_bin(s);
 
-	if ((sb_slab_owner(s) == sb_tc || !sb_slab_frees_go_home(s)) &&
+	if ((sb_tc_of_token(sb_slab_owner(s)) == sb_tc || !sb_slab_frees_go_home(s)) &&
 	    sb_tc_push_swapping(sb_slab_bin_off(s), p))
 		return;
 	if (sb_unlikely(sb_counting))
@@ -438,13 +438,16 @@ static SB_NOINLINE void free_small_slow(const struct sb_slab *s, void *p, const 
 static inline void push_object(const struct sb_slab *s, void *p, const char *func)
 {
 	struct sb_tcache *tc = sb_tc;
-	size_t off = sb_slab_bin_off(s);
+	struct sb_bin *owner_bin = (struct sb_bin *)sb_slab_owner(s);
 
 	sb_key_mark_free(p);
-	if (sb_likely(sb_slab_owner(s) == tc) || !sb_slab_frees_go_home(s)) {
-		if (sb_likely(sb_tc_push_at(tc, off, p)))
+	if (sb_likely(owner_bin->tc == tc)) {
+		if (sb_likely(sb_bin_push(owner_bin, p)))	/* the owner's bin is ours */
 			return;
-	} else if (sb_tc_push_remote_at(tc, off, p)) {
+	} else if (!sb_slab_frees_go_home(s)) {
+		if (sb_tc_push_at(tc, sb_slab_bin_off(s), p))
+			return;
+	} else if (sb_tc_push_remote_at(tc, sb_slab_bin_off(s), p)) {
 		return;
 	}
 	free_small_slow(s, p, func);

@@ -167,6 +167,7 @@ void sb_slab_cache_init(struct sb_slab_cache *c, const char *name, size_t size, 
 }
 
 const struct sb_slab sb_slab_none;
+static const void *nobody;	/* the owner token of no owner: sb_slab_set_nobody */
 
 void sb_slab_cache_set_fast_free(struct sb_slab_cache *c)
 {
@@ -376,6 +377,7 @@ static struct sb_slab *slab_create(struct sb_slab_cache *c)
 		return NULL;
 	}
 	s->cache = c;
+	s->owner = nobody;
 	s->size = c->size;
 	s->recip = c->recip;
 	sb_fast_object_params(c->size, c->fast_free ? c->objs_per_slab : 0, &s->fast_mul,
@@ -449,6 +451,11 @@ static SB_COLD void poison_verify(struct sb_slab_cache *c, struct sb_slab *s, ui
  * and the objects other threads give back come home), else the first;
  * then an empty one, then a new one.
  */
+void sb_slab_set_nobody(const void *token)
+{
+	nobody = token;
+}
+
 static struct sb_slab *slab_with_room(struct sb_slab_cache *c, const void *owner)
 {
 	struct sb_slab *s = c->lists[SB_SLAB_PARTIAL].first, *t;
@@ -458,7 +465,7 @@ static struct sb_slab *slab_with_room(struct sb_slab_cache *c, const void *owner
 		if (owner == NULL || s->owner == owner)
 			return s;
 		for (t = s->next, i = 1; t != NULL && i < OWNER_SCAN; t = t->next, i++)
-			if (t->owner == owner || t->owner == NULL)
+			if (t->owner == owner || t->owner == nobody)
 				return t;
 		return s;
 	}
@@ -504,7 +511,7 @@ unsigned sb_slab_alloc_batch_for(struct sb_slab_cache *c, void **out, unsigned n
 	SB_ASSERT(n > 0);
 	pthread_mutex_lock(&c->lock);
 	while (got < n && (s = slab_with_room(c, owner)) != NULL) {
-		s->owner = owner;
+		s->owner = owner != NULL ? owner : nobody;
 		got += slab_take(c, s, out + got, n - got, func);
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -41,8 +41,9 @@ struct sb_slab {
 	char *objs;			/* first object: mem + colour */
 	uint64_t fast_mul, fast_lim;	/* sb_fast_object_test, lim 0 if the free
 					 * fast path may not take its objects */
-	const void *owner;		/* the thread cache that last took objects
-					 * (an opaque token; read racily) */
+	const void *owner;		/* a token of whoever last took objects (tcache.h:
+					 * the bin of a thread cache), never NULL; read
+					 * racily */
 	uint32_t bin_off;		/* the cache's bin << SB_BIN_SHIFT */
 	bool frees_go_home;		/* objects small enough to share cache lines */
 	bool poisoned;			/* created under SBMALLOC_CHECK: free objects hold poison */
@@ -181,6 +182,10 @@ static inline struct sb_slab_cache *sb_slab_cache_of(const struct sb_slab *s)
 
 /* The owner token of the slab: a plain read of a word written under the
  * cache lock; a stale value only sends a free down the other path. */
+/* The "no owner" token, never NULL (so that the free fast path may read
+ * through any token); set once, before any slab exists (init.c). */
+void sb_slab_set_nobody(const void *token);
+
 static inline const void *sb_slab_owner(const struct sb_slab *s)
 {
 	return s->owner;

@@ -67,18 +67,19 @@
 
 #include <pthread.h>
 
-#define SENTINEL_BINS                                                                     \
-	{ [0 ... SB_NR_BINS - 1] = { sb_mag_sentinel.objs, sb_mag_sentinel.objs,          \
-				     sb_mag_sentinel.objs, &sb_mag_sentinel, &sb_mag_sentinel, \
-				     &sb_mag_sentinel, &sb_mag_sentinel, NULL } }
+#define SENTINEL_BIN(tc)                                                             \
+	{ sb_mag_sentinel.objs, sb_mag_sentinel.objs, sb_mag_sentinel.objs, &sb_mag_sentinel, \
+	  &sb_mag_sentinel, &sb_mag_sentinel, &sb_mag_sentinel, tc }
+#define SENTINEL_BINS(tc) { [0 ... SB_NR_BINS - 1] = SENTINEL_BIN(tc) }
 #define SENTINEL_INBOX { [0 ... SB_NR_BINS - 1] = SB_INBOX_CLOSED }
 #define SENTINEL_ZONE .zone_npages = 0
 /* A sentinel's bins are all alike: every size may use the first. */
 #define SENTINEL_DIRECT(tc) .direct = { [0 ... SB_DIRECT_MAX / 16] = &(tc).bins[0] }
-static struct sb_tcache tc_empty_sentinel = { .bins = SENTINEL_BINS, SENTINEL_ZONE,
+const struct sb_bin sb_bin_nobody = SENTINEL_BIN(NULL);
+static struct sb_tcache tc_empty_sentinel = { .bins = SENTINEL_BINS(&tc_empty_sentinel), SENTINEL_ZONE,
 					      SENTINEL_DIRECT(tc_empty_sentinel),
 					      .inbox = SENTINEL_INBOX, .state = SB_TC_EMPTY };
-static struct sb_tcache tc_dead_sentinel = { .bins = SENTINEL_BINS, SENTINEL_ZONE,
+static struct sb_tcache tc_dead_sentinel = { .bins = SENTINEL_BINS(&tc_dead_sentinel), SENTINEL_ZONE,
 					     SENTINEL_DIRECT(tc_dead_sentinel),
 					     .inbox = SENTINEL_INBOX, .state = SB_TC_DEAD };
 __thread struct sb_tcache *sb_tc __attribute__((tls_model("initial-exec"))) = &tc_empty_sentinel;
@@ -205,6 +206,7 @@ static void point_at_sentinel(struct sb_tcache *tc)
 	for (i = 0; i < SB_NR_BINS; i++) {
 		bin_open(&tc->bins[i], &sb_mag_sentinel);
 		tc->bins[i].prev = tc->bins[i].remote = tc->bins[i].spare = &sb_mag_sentinel;
+		tc->bins[i].tc = tc;
 	}
 	for (i = 0; i <= SB_DIRECT_MAX / 16; i++)
 		tc->direct[i] = (struct sb_bin *)((char *)tc->bins + sb_class_lookup[i]);
@@ -429,7 +431,7 @@ void *sb_tc_alloc_slow(unsigned bin, const char *func)
 		bin_open(b, m);
 	}
 	m = b->loaded;
-	if (sb_mag_fill_for(m, c, refill_count(c, m), func, tc) == 0)
+	if (sb_mag_fill_for(m, c, refill_count(c, m), func, &tc->bins[bin]) == 0)
 		return NULL;
 	bin_open(b, m);
 	sb_count(SB_EV_MALLOC_SLAB, 1);
@@ -548,7 +550,7 @@ bool sb_tc_block_is_cached(const void *p)
  */
 static bool send_home(const void *owner, unsigned bin, struct sb_mag *m)
 {
-	struct sb_tcache *home = (struct sb_tcache *)owner;
+	struct sb_tcache *home = sb_tc_of_token(owner);
 	struct sb_mag *expected = NULL;
 
 	if (home == NULL || __atomic_load_n(&home->inbox[bin], __ATOMIC_RELAXED) != NULL)
@@ -563,7 +565,9 @@ void sb_tc_free_other(unsigned bin, void *p, const void *owner, const char *func
 	struct sb_depot *d = depot_of(bin);
 	struct sb_mag *m;
 
-	if (tc == NULL || owner == tc) {
+	if (owner == NULL)
+		owner = &sb_bin_nobody;
+	if (tc == NULL || sb_tc_of_token(owner) == tc) {
 		sb_tc_free_slow(bin, p, func);
 		return;
 	}

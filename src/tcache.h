@@ -33,7 +33,7 @@ struct sb_bin {
 	struct sb_mag *prev;
 	struct sb_mag *remote;
 	struct sb_mag *spare;		/* empty, for the next remote magazine */
-	void *unused;
+	struct sb_tcache *tc;		/* the cache holding this bin (NULL: sb_bin_nobody) */
 };
 
 _Static_assert(sizeof(struct sb_bin) == 1 << SB_BIN_SHIFT, "bin offsets scale by SB_BIN_SHIFT");
@@ -45,6 +45,20 @@ _Static_assert(sizeof(struct sb_bin) == 1 << SB_BIN_SHIFT, "bin offsets scale by
  * path and is counted in a slow path, which works on the LIVE cache behind
  * it.
  */
+/*
+ * Owner tokens (slab.h) are bins: the bin of the slab's size class in the
+ * thread cache that last refilled from the slab, so that the free fast
+ * path finds the owner's bin and whether it is its own in one load and one
+ * compare.  sb_bin_nobody, in no cache, is the slab layer's "no owner".
+ * A thread cache is also the token of its first bin.
+ */
+extern const struct sb_bin sb_bin_nobody;
+
+static inline struct sb_tcache *sb_tc_of_token(const void *owner)
+{
+	return ((const struct sb_bin *)owner)->tc;
+}
+
 /* An inbox that takes nothing: an exited thread's, or a sentinel's. */
 #define SB_INBOX_CLOSED ((struct sb_mag *)(uintptr_t)1)
 
@@ -221,8 +235,9 @@ void sb_tc_free_slow(unsigned bin, void *p, const char *func);
 
 /*
  * Whose slab an object is on decides where its free goes: the fast paths
- * push onto the thread's magazine only when the slab's owner (slab.h) is
- * sb_tc; anything else comes here, which pushes it onto the magazine after
+ * push onto the thread's magazine only when the slab's owner token (slab.h,
+ * a bin: see sb_bin_nobody above) is a bin of sb_tc; anything else comes
+ * here (owner NULL: nobody's), which pushes it onto the magazine after
  * all if the owner is the thread's own cache behind a COUNTED face, and
  * otherwise collects it in the thread's remote magazine of the bin, which
  * goes home when full, to the inbox of the owner of the object that filled
