@@ -180,12 +180,12 @@ static inline struct sb_slab_cache *sb_slab_cache_of(const struct sb_slab *s)
 	return s->cache;
 }
 
-/* The owner token of the slab: a plain read of a word written under the
- * cache lock; a stale value only sends a free down the other path. */
 /* The "no owner" token, never NULL (so that the free fast path may read
  * through any token); set once, before any slab exists (init.c). */
 void sb_slab_set_nobody(const void *token);
 
+/* The owner token of the slab: a plain read of a word written under the
+ * cache lock; a stale value only sends a free down the other path. */
 static inline const void *sb_slab_owner(const struct sb_slab *s)
 {
 	return s->owner;
