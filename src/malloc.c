@@ -208,6 +208,21 @@ static SB_NOINLINE void *calloc_miss(size_t size)
 	return p;
 }
 
+/* The pop of the malloc fast path: the loaded magazine of size's bin (the
+ * thread cache's own table up to SB_DIRECT_MAX, the class table above);
+ * false when size is not small or the magazine is empty. */
+static SB_ALWAYS_INLINE bool alloc_fast(size_t size, void **out)
+{
+	if (sb_likely(size <= SB_DIRECT_MAX)) {
+		if (sb_unlikely(!sb_tc_pop_direct(size, out)))
+			return false;
+	} else if (size > SB_SMALL_MAX || !sb_tc_pop_at(sb_class_lookup[(size + 15) >> 4], out)) {
+		return false;
+	}
+	sb_key_mark_live(*out);
+	return true;
+}
+
 /*
  * The malloc fast path: a class lookup and a pop.  `miss` is where a miss
  * goes: a different function for calloc, so that counting calloc costs the
@@ -217,16 +232,7 @@ static SB_ALWAYS_INLINE void *sb_alloc_with(size_t size, void *(*miss)(size_t))
 {
 	void *p;
 
-	if (sb_likely(size <= SB_DIRECT_MAX)) {
-		if (sb_likely(sb_tc_pop_direct(size, &p))) {
-			sb_key_mark_live(p);
-			return p;
-		}
-	} else if (size <= SB_SMALL_MAX && sb_tc_pop_at(sb_class_lookup[(size + 15) >> 4], &p)) {
-		sb_key_mark_live(p);
-		return p;
-	}
-	return miss(size);
+	return alloc_fast(size, &p) ? p : miss(size);
 }
 
 static inline void *sb_alloc(size_t size)
@@ -571,16 +577,7 @@ void *sb_impl_new(size_t size, void *(*fail)(size_t))
 {
 	void *p;
 
-	if (sb_likely(size <= SB_DIRECT_MAX)) {
-		if (sb_likely(sb_tc_pop_direct(size, &p))) {
-			sb_key_mark_live(p);
-			return p;
-		}
-	} else if (size <= SB_SMALL_MAX && sb_tc_pop_at(sb_class_lookup[(size + 15) >> 4], &p)) {
-		sb_key_mark_live(p);
-		return p;
-	}
-	return new_miss(size, fail);
+	return alloc_fast(size, &p) ? p : new_miss(size, fail);
 }
 
 void sb_impl_free(void *p)

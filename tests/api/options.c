@@ -99,19 +99,6 @@ static void ctl_text(const struct ctl_name *c, char *buf, size_t size)
 		snprintf(buf, size, "%s=%s", c->name, v.s ? v.s : "NULL");
 }
 
-static void say(const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		(void)!write(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-}
-
 /* ---- Roles: what the child does ---------------------------------------- */
 
 static void role_show(void)

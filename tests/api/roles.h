@@ -8,7 +8,8 @@
  * temporary directory and finds the binary, teardown() removes it,
  * spawn_role() runs `--role ROLE ARG` with a clean SBMALLOC_* environment
  * (spawn_role_of(), another binary) and collects the wait status and
- * stderr, line_starting(), has_line() and role_value() read the report.
+ * stderr, line_starting(), has_line() and role_value() read the report;
+ * a role writes with say().
  */
 #ifndef SB_TEST_ROLES_H
 #define SB_TEST_ROLES_H
@@ -18,6 +19,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,21 @@ extern char **environ;
 
 static char tmpdir[512];
 static char exe[PATH_MAX];
+
+/* A role's message on stderr: formatted into a buffer and written with
+ * write(2), not stdio, which allocates through the allocator under test. */
+static void say(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		(void)!write(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
 
 /* A fresh temporary directory sbmalloc-NAME.XXXXXX, and this binary's path. */
 static void roles_setup(const char *name)

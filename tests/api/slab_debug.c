@@ -184,19 +184,6 @@ static void check_report(const struct run *r, const char *func, const char *kind
 
 /* ---- The roles ------------------------------------------------------------ */
 
-static void say(const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		(void)!write(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-}
-
 static void role_fails(const char *why)
 {
 	say("role: FAILED: %s\n", why);
