@@ -70,7 +70,6 @@
 
 static bool validate_locked(struct sb_zone *z);
 
-static const struct sb_slab *no_slab;	/* the slab map's "none" */
 static size_t total_dirty_pages;	/* atomic: sum of zones' dirty_pages */
 static uint8_t cur_epoch;		/* atomic: purge epochs of EPOCH_MS, mod 256 */
 
@@ -284,15 +283,11 @@ static void set_purge_order(struct sb_zone *z, unsigned order)
 /* A new zone with all its memory free, or NULL when the OS refuses. */
 static struct sb_zone *zone_create(void)
 {
-	struct sb_zone *z = sb_os_map(ZONE_BYTES);
-	uint32_t i;
+	struct sb_zone *z = sb_os_map(ZONE_BYTES);	/* zeroed: no page is a slab's */
 	unsigned o;
 
 	if (z == NULL)
 		return NULL;
-	SB_ASSERT(no_slab != NULL);
-	for (i = 0; i < SB_REGION_PAGES; i++)
-		z->slab_map[i] = no_slab;
 	pthread_mutex_init(&z->lock, NULL);
 	for (o = 0; o < SB_NR_ORDERS; o++)
 		z->free_head[o] = SB_NO_PAGE;
@@ -523,12 +518,22 @@ size_t sb_buddy_trim(void)
 
 /* ---- Slab pages -------------------------------------------------------- */
 
-void sb_buddy_set_no_slab(const struct sb_slab *none)
+/*
+ * A slab map entry is written whole before its fast_lim (release), and
+ * retired by its fast_lim alone: a free racing with either (a misuse) sees
+ * a refusing entry or a whole one, never a passing entry with no owner.
+ */
+static void set_ref(struct sb_slab_ref *e, const struct sb_slab_ref *ref)
 {
-	no_slab = none;
+	e->objs = ref->objs;
+	e->bin_off = ref->bin_off;
+	e->frees_go_home = ref->frees_go_home;
+	e->fast_mul = ref->fast_mul;
+	__atomic_store_n(&e->owner, ref->owner, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->fast_lim, ref->fast_lim, __ATOMIC_RELEASE);
 }
 
-void sb_buddy_make_slab(void *mem, struct sb_slab *s, unsigned bin)
+void sb_buddy_make_slab(void *mem, struct sb_slab *s, unsigned bin, const struct sb_slab_ref *ref)
 {
 	struct sb_zone *z = zone_of(mem);
 	struct sb_page *pg = &z->pages[page_index(mem)];
@@ -541,9 +546,20 @@ void sb_buddy_make_slab(void *mem, struct sb_slab *s, unsigned bin)
 		pg[i].slab = s;
 		pg[i].bin = (uint8_t)bin;
 		__atomic_store_n(&pg[i].state, SB_PAGE_SLAB, __ATOMIC_RELEASE);
-		__atomic_store_n(&z->slab_map[page_index(mem) + i], s, __ATOMIC_RELEASE);
+		set_ref(&z->slab_map[page_index(mem) + i], ref);
 	}
 	pthread_mutex_unlock(&z->lock);
+}
+
+/* The slab's pages and their count stay put while it lives: no lock. */
+void sb_buddy_set_slab_owner(void *mem, const void *owner)
+{
+	struct sb_zone *z = zone_of(mem);
+	uint32_t idx = page_index(mem), i, n = z->pages[idx].npages;
+
+	SB_ASSERT(z->pages[idx].state == SB_PAGE_SLAB);
+	for (i = 0; i < n; i++)
+		__atomic_store_n(&z->slab_map[idx + i].owner, owner, __ATOMIC_RELAXED);
 }
 
 void sb_buddy_free_slab(void *mem)
@@ -556,7 +572,7 @@ void sb_buddy_free_slab(void *mem)
 	SB_ASSERT(pg->state == SB_PAGE_SLAB);
 	n = pg->npages;
 	for (i = 0; i < n; i++)
-		__atomic_store_n(&z->slab_map[idx + i], no_slab, __ATOMIC_RELAXED);
+		__atomic_store_n(&z->slab_map[idx + i].fast_lim, 0, __ATOMIC_RELAXED);
 	for (i = 1; i < n; i++)
 		__atomic_store_n(&pg[i].state, SB_PAGE_TAIL, __ATOMIC_RELAXED);
 	__atomic_store_n(&pg[0].state, SB_PAGE_BLOCK, __ATOMIC_RELEASE);
@@ -638,8 +654,8 @@ static bool validate_locked(struct sb_zone *z)
 		}
 	}
 	for (idx = 0; idx < SB_REGION_PAGES; idx++)
-		if (z->slab_map[idx] != (z->pages[idx].state == SB_PAGE_SLAB ? z->pages[idx].slab : no_slab))
-			return invalid("slab map disagrees with the descriptor of page", idx);
+		if (z->pages[idx].state != SB_PAGE_SLAB && z->slab_map[idx].fast_lim != 0)
+			return invalid("slab map entry of a page of no slab takes pointers: page", idx);
 	for (o = 0; o < SB_NR_ORDERS; o++) {
 		size_t len = 0;
 

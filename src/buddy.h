@@ -55,16 +55,50 @@ struct sb_page {
 _Static_assert(sizeof(struct sb_page) == 16, "sb_page_of scales a page index by 16");
 
 /*
+ * A slab map entry, one per page: what the free fast path needs of the
+ * page's slab, a copy the slab layer makes (slab.c, sb_slab_ref_of) and
+ * hands over with sb_buddy_make_slab() and sb_buddy_set_slab_owner(), so
+ * that a free reads one line of the map and not the slab descriptor too,
+ * as SLUB keeps its struct slab in the memmap: with frees in random order
+ * over a big heap the descriptor was a cache miss of its own on every
+ * free.  A page of no slab has a zeroed entry, whose fast_lim 0 refuses
+ * every pointer before anything else of it is read.
+ */
+struct sb_slab_ref {
+	uint32_t objs;			/* the low half of the first object's address */
+	uint16_t bin_off;		/* the cache's bin << SB_BIN_SHIFT */
+	uint8_t frees_go_home;		/* slab.h, sb_slab_frees_go_home() */
+	uint8_t unused;
+	uint64_t fast_mul, fast_lim;	/* sb_fast_object_test (slab.h) */
+	const void *owner;		/* the slab's owner token (slab.h); read racily */
+};
+
+_Static_assert(sizeof(struct sb_slab_ref) == 32, "the free fast path scales a page index by 32");
+
+/* The entry the slab layer hands to sb_buddy_make_slab(). */
+static inline struct sb_slab_ref sb_slab_ref_make(const char *objs, uint32_t bin_off, bool frees_go_home,
+						  uint64_t fast_mul, uint64_t fast_lim, const void *owner)
+{
+	struct sb_slab_ref e = {
+		.objs = (uint32_t)(uintptr_t)objs, .bin_off = (uint16_t)bin_off,
+		.frees_go_home = frees_go_home, .fast_mul = fast_mul, .fast_lim = fast_lim,
+		.owner = owner,
+	};
+
+	return e;
+}
+
+/*
  * A region with its free lists and page descriptors.  The descriptors come
  * first, so that the free path reaches a page from the region pointer the
  * registry holds with one scaled index and a constant displacement.
  */
 struct sb_zone {
 	struct sb_page pages[SB_REGION_PAGES];
-	/* The free fast path's index of slabs: the slab of every SLAB page,
-	 * the "no slab" sentinel (sb_buddy_set_no_slab) of every other page,
-	 * so that a pointer's slab is one load, with no test of the state. */
-	const struct sb_slab *slab_map[SB_REGION_PAGES];
+	/* The free fast path's index of slabs: the slab's entry for every
+	 * SLAB page, zeros for every other page, so that a free reads one
+	 * entry and tests no page state. */
+	struct sb_slab_ref slab_map[SB_REGION_PAGES];
 	struct sb_region region;	/* the registry points here */
 	pthread_mutex_t lock;		/* the zone lock: everything else */
 	uint32_t free_mask;		/* bit k: free_head[k] is not empty (read racily) */
@@ -164,16 +198,16 @@ static inline unsigned sb_page_bin(const struct sb_page *pg)
 
 /* The slab map (struct sb_zone) of the zone of pg, p's page descriptor,
  * and p's entry in it. */
-static inline const struct sb_slab *const *sb_page_slab_map(const struct sb_page *pg, const void *p)
+static inline const struct sb_slab_ref *sb_page_slab_map(const struct sb_page *pg, const void *p)
 {
 	const struct sb_zone *z = (const struct sb_zone *)(pg - (((uintptr_t)p & SB_REGION_MASK) >> SB_PAGE_SHIFT));
 
 	return z->slab_map;
 }
 
-static inline const struct sb_slab *sb_page_map_slab(const struct sb_page *pg, const void *p)
+static inline const struct sb_slab_ref *sb_page_map_ref(const struct sb_page *pg, const void *p)
 {
-	return sb_page_slab_map(pg, p)[((uintptr_t)p & SB_REGION_MASK) >> SB_PAGE_SHIFT];
+	return &sb_page_slab_map(pg, p)[((uintptr_t)p & SB_REGION_MASK) >> SB_PAGE_SHIFT];
 }
 
 /*
@@ -197,11 +231,10 @@ bool sb_buddy_resize(void *p, size_t npages);
 size_t sb_buddy_trim(void);
 
 /* The slab layer's pages: mark the block at mem (from sb_buddy_alloc) as
- * slab s of bin, and give it back. */
-/* The slab map's value for pages of no slab: a slab descriptor that no
- * pointer passes sb_slab_fast_object() for.  Set once, before any zone. */
-void sb_buddy_set_no_slab(const struct sb_slab *none);
-void sb_buddy_make_slab(void *mem, struct sb_slab *s, unsigned bin);
+ * slab s of bin with slab map entries ref, change the owner in its
+ * entries, and give it back. */
+void sb_buddy_make_slab(void *mem, struct sb_slab *s, unsigned bin, const struct sb_slab_ref *ref);
+void sb_buddy_set_slab_owner(void *mem, const void *owner);
 void sb_buddy_free_slab(void *mem);
 
 /*

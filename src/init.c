@@ -44,7 +44,6 @@ void sb_global_init(void)
 		sb_config_init();
 		sb_key_init();
 		sb_os_init();
-		sb_buddy_set_no_slab(&sb_slab_none);
 		sb_slab_set_nobody(&sb_bin_nobody);
 		sb_sizeclass_init();
 		sb_caches_init();

@@ -418,55 +418,55 @@ static inline const struct sb_class_info *small_object(const void *p, const stru
 }
 
 /* The object is another thread's (or its magazine is full, or a COUNTED
- * face's): the slow paths decide (sb_tc_free_other). */
-static SB_NOINLINE void free_small_slow(const struct sb_slab *s, void *p, const char *func)
+ * face's): the slow paths decide (sb_tc_free_other).  e is its slab map
+ * entry. */
+static SB_NOINLINE void free_small_slow(void *p, const struct sb_slab_ref *e, const char *func)
 {
-	unsigned bin = sb_slab_bin(s);
+	unsigned bin = e->bin_off >> SB_BIN_SHIFT;
 
-	if ((sb_tc_of_token(sb_slab_owner(s)) == sb_tc || !sb_slab_frees_go_home(s)) &&
-	    sb_tc_push_swapping(sb_slab_bin_off(s), p))
+	if ((sb_tc_of_token(e->owner) == sb_tc || !e->frees_go_home) &&
+	    sb_tc_push_swapping(e->bin_off, p))
 		return;
 	if (sb_unlikely(sb_counting))
-		sb_counters_live(-(long)sb_slab_size(sb_slab_cache_of(s)));
+		sb_counters_live(-(long)sb_slab_size(sb_slab_cache_of(sb_page_slab(sb_page_of(p)))));
 	/* The owner read again: it may have changed since, either is fine. */
-	if (sb_slab_frees_go_home(s))
-		sb_tc_free_other(bin, p, sb_slab_owner(s), func);
+	if (e->frees_go_home)
+		sb_tc_free_other(bin, p, e->owner, func);
 	else
 		sb_tc_free_slow(bin, p, func);
 }
 
 /*
- * Mark p, a live object of slab s, free, and push it onto this
- * thread's magazine if its slab is this thread's or its objects are too
- * large to share cache lines (slab.h, SB_HOME_MAX), else onto its remote
- * magazine; the rest goes through free_small_slow().
+ * Mark p, a live object of the slab whose map entry is e, free, and push
+ * it onto this thread's magazine if its slab is this thread's or its
+ * objects are too large to share cache lines (slab.h, SB_HOME_MAX), else
+ * onto its remote magazine; the rest goes through free_small_slow().
  */
-static inline void push_object(const struct sb_slab *s, void *p, const char *func)
+static inline void push_object(const struct sb_slab_ref *e, void *p, const char *func)
 {
 	struct sb_tcache *tc = sb_tc;
-	struct sb_bin *owner_bin = (struct sb_bin *)sb_slab_owner(s);
+	struct sb_bin *owner_bin = (struct sb_bin *)e->owner;	/* read racily */
 
 	sb_key_mark_free(p);
 	if (sb_likely(owner_bin->tc == tc)) {
 		if (sb_likely(sb_bin_push(owner_bin, p)))	/* the owner's bin is ours */
 			return;
-	} else if (!sb_slab_frees_go_home(s)) {
-		if (sb_tc_push_at(tc, sb_slab_bin_off(s), p))
+	} else if (!e->frees_go_home) {
+		if (sb_tc_push_at(tc, e->bin_off, p))
 			return;
-	} else if (sb_tc_push_remote_at(tc, sb_slab_bin_off(s), p)) {
+	} else if (sb_tc_push_remote_at(tc, e->bin_off, p)) {
 		return;
 	}
-	free_small_slow(s, p, func);
+	free_small_slow(p, e, func);
 }
 
-/* p, an object of slab s, holds the free key: a double free, or
- * data that matches it (then the free goes on). */
-static SB_NOINLINE void free_suspect(const struct sb_slab *s, void *p, const char *func)
+/* p, an object of the slab whose map entry is e, holds the free key: a
+ * double free, or data that matches it (then the free goes on). */
+static SB_NOINLINE void free_suspect(void *p, const struct sb_slab_ref *e, const char *func)
 {
-	sb_tc_check_suspect(sb_slab_bin(s), p, func);
-	push_object(s, p, func);
+	sb_tc_check_suspect(e->bin_off >> SB_BIN_SHIFT, p, func);
+	push_object(e, p, func);
 }
-
 /*
  * free of a pointer whose page descriptor pg is not a slab page: the common
  * case is a page block of up to 64 KiB, kept in the thread's page lists
@@ -502,13 +502,13 @@ static SB_NOINLINE void free_not_fast_here(void *p, const char *func)
 	free_not_fast(sb_tc_cached_page(p), p, func);
 }
 
-/* free of p, whose slab map entry is s (the "no slab" sentinel for pages of
- * no slab) and page descriptor pg (NULL: in the zone of the thread's last
- * free); the object test, the key, the push. */
-static SB_ALWAYS_INLINE void free_at(const struct sb_slab *s, struct sb_page *pg, void *p,
+/* free of p, whose slab map entry is e (zeros for pages of no slab) and
+ * page descriptor pg (NULL: in the zone of the thread's last free); the
+ * object test, the key, the push. */
+static SB_ALWAYS_INLINE void free_at(const struct sb_slab_ref *e, struct sb_page *pg, void *p,
 				     const char *func)
 {
-	if (sb_unlikely(!sb_slab_fast_object(s, p))) {
+	if (sb_unlikely(!sb_slab_ref_takes(e, p))) {
 		if (pg == NULL)
 			free_not_fast_here(p, func);
 		else
@@ -516,10 +516,10 @@ static SB_ALWAYS_INLINE void free_at(const struct sb_slab *s, struct sb_page *pg
 		return;
 	}
 	if (sb_unlikely(sb_key_says_free(p))) {
-		free_suspect(s, p, func);
+		free_suspect(p, e, func);
 		return;
 	}
-	push_object(s, p, func);
+	push_object(e, p, func);
 }
 
 /* p is not in the zone of the thread's last free: ask the registry (and
@@ -531,22 +531,22 @@ static SB_NOINLINE void free_other_zone(void *p, const char *func)
 	if (pg == NULL)
 		free_slow(p, func);
 	else
-		free_at(sb_page_map_slab(pg, p), pg, p, func);
+		free_at(sb_page_map_ref(pg, p), pg, p, func);
 }
 
 /*
- * The free fast path: the slab from the slab map of the thread's last
- * zone, the object test, the key, the push.
+ * The free fast path: the entry of the slab map of the thread's last zone,
+ * the object test, the key, the push.
  */
 static SB_ALWAYS_INLINE void sb_free_named(void *p, const char *func)
 {
-	const struct sb_slab *s;
+	const struct sb_slab_ref *e;
 
-	if (sb_unlikely(!sb_tc_cached_slab(p, &s))) {
+	if (sb_unlikely(!sb_tc_cached_ref(p, &e))) {
 		free_other_zone(p, func);
 		return;
 	}
-	free_at(s, NULL, p, func);
+	free_at(e, NULL, p, func);
 }
 
 /* ---- The public functions --------------------------------------------- */
@@ -706,7 +706,7 @@ static SB_NOINLINE void *realloc_small_move(const struct sb_page *pg, const stru
 	if (sb_unlikely(q == NULL))
 		return NULL;
 	memcpy(q, p, size < ci->size ? size : ci->size);
-	push_object(sb_page_slab(pg), p, "realloc");
+	push_object(sb_page_map_ref(pg, p), p, "realloc");
 	return q;
 }
 

@@ -166,7 +166,6 @@ void sb_slab_cache_init(struct sb_slab_cache *c, const char *name, size_t size, 
 	c->bin = (uint8_t)bin;
 }
 
-const struct sb_slab sb_slab_none;
 static const void *nobody;	/* the owner token of no owner: sb_slab_set_nobody */
 
 void sb_slab_cache_set_fast_free(struct sb_slab_cache *c)
@@ -351,6 +350,23 @@ size_t sb_slab_debug_usable(const void *p)
 
 static bool slab_valid(const struct sb_slab_cache *c, const struct sb_slab *s);
 
+/* s's slab map entry (buddy.h): the free fast path's copy of its fields. */
+static struct sb_slab_ref ref_of(const struct sb_slab *s)
+{
+	return sb_slab_ref_make(s->objs, s->bin_off, s->frees_go_home, s->fast_mul, s->fast_lim,
+				s->owner);
+}
+
+/* The owner token changes in the descriptor and in the slab map at once;
+ * the cache lock is held. */
+static void set_owner(struct sb_slab *s, const void *owner)
+{
+	if (s->owner != owner) {
+		s->owner = owner;
+		sb_buddy_set_slab_owner(s->mem, owner);
+	}
+}
+
 /*
  * A new slab for c, on its partial list.  Called and returns with c->lock
  * held, but drops it while the slab is built, so that constructors run
@@ -360,6 +376,7 @@ static bool slab_valid(const struct sb_slab_cache *c, const struct sb_slab *s);
 static struct sb_slab *slab_create(struct sb_slab_cache *c)
 {
 	struct sb_slab *s;
+	struct sb_slab_ref ref;
 	char *mem;
 	unsigned i, n = c->objs_per_slab, colour = c->colour_next;
 
@@ -404,7 +421,8 @@ static struct sb_slab *slab_create(struct sb_slab_cache *c)
 	else
 		for (i = 0; i < n; i++)
 			c->ctor(s->objs + (size_t)i * c->size, c->ctor_arg);
-	sb_buddy_make_slab(mem, s, c->bin);
+	ref = ref_of(s);
+	sb_buddy_make_slab(mem, s, c->bin, &ref);
 	pthread_mutex_lock(&c->lock);
 	sb_write_once(c->slabs_created, c->slabs_created + 1);
 	slab_list_add(c, s, SB_SLAB_PARTIAL);
@@ -511,7 +529,7 @@ unsigned sb_slab_alloc_batch_for(struct sb_slab_cache *c, void **out, unsigned n
 	SB_ASSERT(n > 0);
 	pthread_mutex_lock(&c->lock);
 	while (got < n && (s = slab_with_room(c, owner)) != NULL) {
-		s->owner = owner != NULL ? owner : nobody;
+		set_owner(s, owner != NULL ? owner : nobody);
 		got += slab_take(c, s, out + got, n - got, func);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -595,17 +613,72 @@ static void slab_put(struct sb_slab_cache *c, struct sb_slab *s, void *p, uint32
 	}
 }
 
+/*
+ * The objects of a batch are scattered over the heap when a program frees
+ * in random order: each one's page descriptor and slab descriptor is a
+ * cache miss, and one after the other they serialise.  So the batch is
+ * pipelined in chunks of FREE_AHEAD: while chunk k is put back, the slab
+ * descriptors of chunk k + 1 (their first line and the line of the first
+ * words of their bitmaps) and the page descriptors of chunk k + 2 are
+ * prefetched, so that the misses overlap each other and the work.
+ * Prefetching only reads, racily, what the work checks under the lock.
+ */
+#define FREE_AHEAD 8
+
+static void prefetch_pages(void *const *objs, unsigned from, unsigned to)
+{
+	unsigned i;
+
+	for (i = from; i < to; i++) {
+		const struct sb_page *pg = sb_page_of(objs[i]);
+
+		if (pg != NULL)
+			__builtin_prefetch(pg);
+	}
+}
+
+static void prefetch_slabs(void *const *objs, unsigned from, unsigned to)
+{
+	unsigned i;
+
+	for (i = from; i < to; i++) {
+		const struct sb_page *pg = sb_page_of(objs[i]);
+
+		if (pg != NULL && sb_page_state(pg) == SB_PAGE_SLAB) {
+			const struct sb_slab *s = sb_page_slab(pg);
+
+			__builtin_prefetch(s, 1);
+			__builtin_prefetch(&s->free_bits[0], 1);
+		}
+	}
+}
+
+static inline unsigned chunk_end(unsigned from, unsigned n)
+{
+	return n - from < FREE_AHEAD ? n : from + FREE_AHEAD;
+}
+
 void sb_slab_free_batch(struct sb_slab_cache *c, void *const *objs, unsigned n, const char *func)
 {
 	uint32_t span = (uint32_t)c->objs_per_slab * c->size, idx;
 	unsigned i;
 
+	if (n > FREE_AHEAD) {
+		prefetch_pages(objs, 0, chunk_end(FREE_AHEAD, n));
+		prefetch_slabs(objs, 0, FREE_AHEAD);
+	}
 	pthread_mutex_lock(&c->lock);
 	for (i = 0; i < n; i++) {
 		void *p = objs[i];
-		struct sb_page *pg = sb_page_of(p);
+		struct sb_page *pg;
 		struct sb_slab *s;
 
+		if (i % FREE_AHEAD == 0 && i + FREE_AHEAD < n) {
+			if (i + 2 * FREE_AHEAD < n)
+				prefetch_pages(objs, i + 2 * FREE_AHEAD, chunk_end(i + 2 * FREE_AHEAD, n));
+			prefetch_slabs(objs, i + FREE_AHEAD, chunk_end(i + FREE_AHEAD, n));
+		}
+		pg = sb_page_of(p);
 		if (sb_unlikely(pg == NULL || sb_page_state(pg) != SB_PAGE_SLAB ||
 				(s = sb_page_slab(pg))->cache != c ||
 				!sb_object_index((uintptr_t)p - (uintptr_t)s->objs, c->size,
@@ -662,6 +735,16 @@ static bool invalid(const char *what, uintptr_t v)
 	return sb_invalid("slab", what, v);
 }
 
+/* The owner is read racily (a thread may be taking objects): not compared. */
+static bool ref_agrees(const struct sb_slab *s, const struct sb_slab_ref *e)
+{
+	struct sb_slab_ref want = ref_of(s);
+
+	return e->objs == want.objs && e->bin_off == want.bin_off &&
+	       e->frees_go_home == want.frees_go_home && e->fast_mul == want.fast_mul &&
+	       e->fast_lim == want.fast_lim;
+}
+
 static unsigned popcount_bits(const struct sb_slab *s)
 {
 	unsigned w, n = 0;
@@ -700,6 +783,8 @@ static bool slab_valid(const struct sb_slab_cache *c, const struct sb_slab *s)
 		if (pg == NULL || sb_page_state(pg) != SB_PAGE_SLAB || sb_page_slab(pg) != s ||
 		    sb_page_bin(pg) != c->bin)
 			return invalid("page descriptor does not name slab", (uintptr_t)s);
+		if (!ref_agrees(s, sb_page_map_ref(pg, s->mem + ((size_t)w << SB_PAGE_SHIFT))))
+			return invalid("slab map entry disagrees with slab", (uintptr_t)s);
 	}
 	return true;
 }

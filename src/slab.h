@@ -10,6 +10,7 @@
 #ifndef SB_SLAB_H
 #define SB_SLAB_H
 
+#include "buddy.h"
 #include "common.h"
 #include "stack.h"
 
@@ -162,17 +163,19 @@ static inline unsigned sb_slab_bin(const struct sb_slab *s)
 	return s->bin_off >> SB_BIN_SHIFT;
 }
 
-/* A slab descriptor of no slab: fast_lim 0, so that no pointer passes
- * sb_slab_fast_object(); the buddy allocator's slab map holds it for every
- * page that is not a slab's. */
-extern const struct sb_slab sb_slab_none;
-
 /* Is p the start of an object of s that the free fast path may take (a
  * size class's, not under SBMALLOC_CHECK)?  One multiply, one compare. */
 static inline bool sb_slab_fast_object(const struct sb_slab *s, const void *p)
 {
 	return sb_fast_object_test((uint32_t)((uintptr_t)p - (uintptr_t)s->objs), s->fast_mul,
 				   s->fast_lim);
+}
+
+/* The same test on p's slab map entry e (buddy.h), which is all the free
+ * fast path reads of the slab; a page of no slab refuses every p. */
+static inline bool sb_slab_ref_takes(const struct sb_slab_ref *e, const void *p)
+{
+	return sb_fast_object_test((uint32_t)(uintptr_t)p - e->objs, e->fast_mul, e->fast_lim);
 }
 
 static inline struct sb_slab_cache *sb_slab_cache_of(const struct sb_slab *s)

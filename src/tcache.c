@@ -31,10 +31,11 @@
  * its cache waits on a spare list for the next new thread, which opens
  * them again and inherits the slabs.
  *
- * Each thread cache remembers the zone of its last free (zone_base,
- * zone_npages, its slab map and page descriptors), so that the free fast
- * path finds a pointer's slab without the registry; a zone is never
- * unmapped.  No zone is zone_npages 0, which no pointer is below.
+ * Each thread cache remembers the zone of its last free (zone_base, the
+ * size of its slab map in bytes, the map and the page descriptors), so
+ * that the free fast path finds a pointer's slab map entry without the
+ * registry; a zone is never unmapped.  No zone is zone_map_bytes 0, which
+ * no pointer is below.
  *
  * Each thread cache also embeds the thread's page lists (pcp.h), drained
  * with the magazines.
@@ -72,7 +73,7 @@
 	  &sb_mag_sentinel, &sb_mag_sentinel, &sb_mag_sentinel, tc }
 #define SENTINEL_BINS(tc) { [0 ... SB_NR_BINS - 1] = SENTINEL_BIN(tc) }
 #define SENTINEL_INBOX { [0 ... SB_NR_BINS - 1] = SB_INBOX_CLOSED }
-#define SENTINEL_ZONE .zone_npages = 0
+#define SENTINEL_ZONE .zone_map_bytes = 0
 /* A sentinel's bins are all alike: every size may use the first. */
 #define SENTINEL_DIRECT(tc) .direct = { [0 ... SB_DIRECT_MAX / 16] = &(tc).bins[0] }
 const struct sb_bin sb_bin_nobody = SENTINEL_BIN(NULL);
@@ -210,7 +211,7 @@ static void point_at_sentinel(struct sb_tcache *tc)
 	}
 	for (i = 0; i <= SB_DIRECT_MAX / 16; i++)
 		tc->direct[i] = (struct sb_bin *)((char *)tc->bins + sb_class_lookup[i]);
-	tc->zone_npages = 0;
+	tc->zone_map_bytes = 0;
 }
 
 struct sb_page *sb_tc_page_of_miss(const void *p)
@@ -221,8 +222,8 @@ struct sb_page *sb_tc_page_of_miss(const void *p)
 	if (pg != NULL && tc != &tc_empty_sentinel && tc != &tc_dead_sentinel) {
 		tc->zone_base = (uintptr_t)p & ~(uintptr_t)SB_REGION_MASK;
 		tc->zone_pages = pg - (((uintptr_t)p & SB_REGION_MASK) >> SB_PAGE_SHIFT);
-		tc->zone_slabs = sb_page_slab_map(pg, p);
-		tc->zone_npages = SB_REGION_PAGES;
+		tc->zone_refs = sb_page_slab_map(pg, p);
+		tc->zone_map_bytes = SB_REGION_PAGES * sizeof(struct sb_slab_ref);
 	}
 	return pg;
 }

@@ -73,12 +73,12 @@ struct sb_tcache {
 	 * the class table (sizeclass.h): malloc's fast path loads the bin with
 	 * one instruction.  Written when the cache is set up, then only read. */
 	struct sb_bin *direct[SB_DIRECT_MAX / 16 + 1];
-	/* The zone of the last pointer freed here: its region's base, its
-	 * pages (0: none), slab map and page descriptors (sb_tc_cached_slab);
-	 * zones live as long as the process. */
+	/* The zone of the last pointer freed here: its region's base, the
+	 * bytes of its slab map (0: none), the map and the page descriptors
+	 * (sb_tc_cached_ref); zones live as long as the process. */
 	uintptr_t zone_base;
-	uintptr_t zone_npages;
-	const struct sb_slab *const *zone_slabs;
+	uintptr_t zone_map_bytes;
+	const struct sb_slab_ref *zone_refs;
 	struct sb_page *zone_pages;
 	/* Per bin, one full magazine of this cache's objects that another
 	 * thread sent home (atomic: NULL, a magazine, or closed after exit). */
@@ -184,23 +184,24 @@ static inline bool sb_tc_push_remote_at(struct sb_tcache *tc, size_t off, void *
 
 /*
  * The free fast path's way to a pointer's slab: if p lies in the zone of
- * the thread's last free, its entry in the zone's slab map in *sp (the
- * "no slab" sentinel for pages of no slab, buddy.h), without the registry
- * and without a test of the page's state; false otherwise, and
+ * the thread's last free, its entry in the zone's slab map in *ep (zeros,
+ * which refuse every pointer, for pages of no slab, buddy.h), without the
+ * registry and without a test of the page's state; false otherwise, and
  * sb_tc_page_of_miss() asks the registry and remembers.
  */
-static inline bool sb_tc_cached_slab(const void *p, const struct sb_slab **sp)
+static inline bool sb_tc_cached_ref(const void *p, const struct sb_slab_ref **ep)
 {
 	const struct sb_tcache *tc = sb_tc;
-	uintptr_t idx = ((uintptr_t)p ^ tc->zone_base) >> SB_PAGE_SHIFT;
+	/* p's page index scaled by the entry size, in one register */
+	uintptr_t at = (((uintptr_t)p ^ tc->zone_base) >> SB_PAGE_SHIFT) * sizeof(struct sb_slab_ref);
 
-	if (sb_unlikely(idx >= tc->zone_npages))
+	if (sb_unlikely(at >= tc->zone_map_bytes))
 		return false;
-	*sp = tc->zone_slabs[idx];
+	*ep = (const struct sb_slab_ref *)((const char *)tc->zone_refs + at);
 	return true;
 }
 
-/* The page descriptor of p, which sb_tc_cached_slab() found in the zone. */
+/* The page descriptor of p, which sb_tc_cached_ref() found in the zone. */
 static inline struct sb_page *sb_tc_cached_page(const void *p)
 {
 	return &sb_tc->zone_pages[((uintptr_t)p & SB_REGION_MASK) >> SB_PAGE_SHIFT];

@@ -20,6 +20,7 @@
 #include "../tap.h"
 
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #define PAGE SB_PAGE_SIZE
@@ -816,9 +817,11 @@ TEST(trim_leaves_blocks_in_use_alone)
 
 /* ---- Slab pages ---------------------------------------------------------- */
 
-TEST(slab_pages_carry_their_slab_and_bin_and_go_back_as_a_block)
+TEST(slab_pages_carry_their_slab_bin_and_map_entry_and_go_back_as_a_block)
 {
 	static struct sb_slab slab;	/* only its address is used */
+	static const struct sb_slab_ref ref = { .objs = 48, .bin_off = 7 << SB_BIN_SHIFT,
+						.fast_mul = 3, .fast_lim = 5, .owner = &slab };
 	char *p = sb_buddy_alloc(3, 1);
 	struct sb_zone *z;
 	uint32_t i, k;
@@ -826,7 +829,7 @@ TEST(slab_pages_carry_their_slab_and_bin_and_go_back_as_a_block)
 	CHECK(p != NULL);
 	z = zone_of(p);
 	i = pidx(p);
-	sb_buddy_make_slab(p, &slab, 7);
+	sb_buddy_make_slab(p, &slab, 7, &ref);
 	for (k = 0; k < 3; k++) {
 		struct sb_page *pg = page_of(p + k * PAGE);
 
@@ -835,14 +838,20 @@ TEST(slab_pages_carry_their_slab_and_bin_and_go_back_as_a_block)
 		       k, (void *)sb_page_slab(pg), sb_page_bin(pg));
 		/* any pointer into a slab is the slab layer's to judge */
 		CHECK(sb_page_classify(pg, p + k * PAGE + 48) == SB_PTR_SLAB);
+		CHECKF(memcmp(&z->slab_map[i + k], &ref, sizeof(ref)) == 0, "map entry of page %u", k);
 	}
+	sb_buddy_set_slab_owner(p, z);
+	for (k = 0; k < 3; k++)
+		CHECKF(z->slab_map[i + k].owner == z, "owner in the map entry of page %u", k);
 	CHECKF(z->pages[i].npages == 3, "npages %u", z->pages[i].npages);
 	CHECKF(z->free_pages == SB_REGION_PAGES - 3, "free_pages %zu", z->free_pages);
 	check_valid();
 
 	sb_buddy_free_slab(p);
-	for (k = 0; k < 3; k++)
+	for (k = 0; k < 3; k++) {
 		CHECK(z->pages[i + k].state != SB_PAGE_SLAB && z->pages[i + k].state != SB_PAGE_BLOCK);
+		CHECKF(z->slab_map[i + k].fast_lim == 0, "map entry of page %u still takes pointers", k);
+	}
 	check_whole(z);
 }
 
@@ -938,7 +947,7 @@ TEST(validate_reports_a_slab_page_of_another_bin)
 	CHECK(p != NULL);
 	z = zone_of(p);
 	i = pidx(p);
-	sb_buddy_make_slab(p, &slab, 3);
+	sb_buddy_make_slab(p, &slab, 3, &(struct sb_slab_ref){ .owner = &slab });
 	CHECK(sb_buddy_validate(z->region.index));
 
 	/* The second page says it belongs to another cache. */
@@ -973,7 +982,7 @@ int main(int argc, char **argv)
 			with_a_large_dirty_max_a_reused_block_stays_resident,
 			trim_purges_every_dirty_free_block_and_returns_the_bytes,
 			trim_leaves_blocks_in_use_alone,
-			slab_pages_carry_their_slab_and_bin_and_go_back_as_a_block)
+			slab_pages_carry_their_slab_bin_and_map_entry_and_go_back_as_a_block)
 		TAP_APPLY(TAP_CASE,
 			validate_reports_a_free_list_count_off_by_one,
 			validate_reports_a_free_page_inside_a_larger_free_block,

@@ -841,29 +841,73 @@ TEST(buddy_validate_catches_a_slab_page_that_names_another_slab)
 	check_zones();
 }
 
-/* The free fast path's slab map must name the slab of every slab page:
- * an entry that names another slab (or none) is caught. */
-TEST(buddy_validate_catches_a_slab_map_entry_that_disagrees_with_the_page)
+/* The slab map entry of each page of a slab is the free fast path's copy
+ * of the slab's fields (buddy.h); the slab validator catches a copy that
+ * disagrees, the buddy validator an entry of a page of no slab that takes
+ * pointers. */
+static struct sb_slab_ref *map_entry(const void *p)
+{
+	struct sb_zone *z = sb_zone_of_region(region_of(p));
+
+	return &z->slab_map[((uintptr_t)p & SB_REGION_MASK) >> SB_PAGE_SHIFT];
+}
+
+TEST(every_page_of_a_slab_has_a_map_entry_that_takes_its_objects)
+{
+	struct sb_slab_cache *c = class_cache(sb_size_class(1280));
+	void *p = alloc_one(c);
+	struct sb_slab *s = slab_of(p);
+	unsigned k;
+
+	CHECK(c->pages_per_slab > 1);
+	for (k = 0; k < c->pages_per_slab; k++) {
+		const struct sb_slab_ref *e = map_entry(s->mem + (size_t)k * PAGE);
+
+		CHECKF(e->objs == (uint32_t)(uintptr_t)s->objs && e->fast_lim == s->fast_lim &&
+		       e->owner == s->owner && e->bin_off == s->bin_off,
+		       "page %u of the slab", k);
+	}
+	CHECK(sb_slab_ref_takes(map_entry(p), p));
+	CHECK(!sb_slab_ref_takes(map_entry(p), (char *)p + 8));
+	free_one(c, p);
+}
+
+TEST(slab_validate_catches_a_slab_map_entry_that_disagrees_with_its_slab)
 {
 	struct sb_slab_cache *c = &cache1008;
-	const struct sb_slab **entry;
+	struct sb_slab_ref *e;
 	struct sb_slab *s;
-	size_t i;
 	void *p;
 
 	sb_slab_cache_init(c, "test-1008-map", 1008, 0, SB_NO_BIN);
 	p = alloc_one(c);
 	CHECK(p != NULL);
 	s = slab_of(p);
+	e = map_entry(s->mem);
+	e->objs += 16;
+	check_invalid(validate_slab, c, "slab", "slab map entry disagrees with slab", (uintptr_t)s);
+	e->objs -= 16;
+	CHECK(sb_slab_validate(c));
+	free_one(c, p);
 	check_zones();
-	entry = (const struct sb_slab **)&sb_zone_of_region(region_of(s->mem))
-			->slab_map[((uintptr_t)s->mem & SB_REGION_MASK) >> SB_PAGE_SHIFT];
-	CHECK(*entry == s);
-	*entry = &sb_slab_none;
-	i = region_of(s->mem)->index;
-	check_invalid(validate_zone, &i, "buddy", "slab map disagrees with the descriptor of page",
-		      ((uintptr_t)s->mem & SB_REGION_MASK) >> SB_PAGE_SHIFT);
-	*entry = s;
+}
+
+TEST(buddy_validate_catches_a_map_entry_of_a_page_of_no_slab_that_takes_pointers)
+{
+	char *p = sb_buddy_alloc(1, 1);
+	struct sb_slab_ref *e;
+	size_t i;
+
+	CHECK(p != NULL);
+	e = map_entry(p);
+	CHECK(e->fast_lim == 0);
+	e->fast_lim = 1;
+	i = region_of(p)->index;
+	check_invalid(validate_zone, &i, "buddy",
+		      "slab map entry of a page of no slab takes pointers: page",
+		      ((uintptr_t)p & SB_REGION_MASK) >> SB_PAGE_SHIFT);
+	e->fast_lim = 0;
+	sb_buddy_free(p, "test");
 	check_zones();
 }
 
@@ -899,7 +943,9 @@ int main(int argc, char **argv)
 			slab_validate_catches_a_slab_on_the_wrong_list,
 			slab_validate_catches_a_list_field_that_disagrees_with_the_list,
 			buddy_validate_catches_a_slab_page_that_names_another_slab,
-			buddy_validate_catches_a_slab_map_entry_that_disagrees_with_the_page)
+			every_page_of_a_slab_has_a_map_entry_that_takes_its_objects,
+			slab_validate_catches_a_slab_map_entry_that_disagrees_with_its_slab,
+			buddy_validate_catches_a_map_entry_of_a_page_of_no_slab_that_takes_pointers)
 	};
 
 	sb_global_init();
