@@ -5,9 +5,12 @@
  * from the buddy allocator, 1 to 8 pages: the smallest that wastes at most
  * 1/32 of itself, else the least wasteful within 1/8, and for objects up
  * to 2 KiB one that holds at least 8 objects (sb_slab_geometry).  Each slab
- * is on exactly one of three lists:
+ * is in exactly one of three states, two of them lists:
  *   partial  some objects free: allocation takes from here first;
- *   full     no object free;
+ *   full     no object free: only counted, on no list (as in SLUB), so
+ *            that the first free into a full slab touches no other slab's
+ *            descriptor (with frees in random order over a big heap, the
+ *            two neighbours' unlinking was two more cache misses);
  *   empty    every object free: kept as a reserve of `reserve` slabs,
  *            beyond which a slab that empties goes back to the buddy
  *            allocator at once.
@@ -16,7 +19,8 @@
  * descriptor (sb_buddy_make_slab).  No allocator data sits in or between
  * user objects, so an overflowing object damages only its neighbours'
  * contents, and freeing an object twice is seen in the bitmap.
- * sb_slab_validate() checks lists, bitmaps and counts against each other.
+ * sb_slab_validate() checks lists, bitmaps and counts against each other
+ * (the full slabs by their count only).
  *
  * Colouring: successive slabs of a cache start their first object at
  * different offsets into the slab's tail slack, in steps of
@@ -191,6 +195,11 @@ static void slab_list_add(struct sb_slab_cache *c, struct sb_slab *s, enum sb_sl
 	struct sb_slab_list_head *h = &c->lists[l];
 
 	s->list = (uint16_t)l;
+	if (l == SB_SLAB_FULL) {	/* counted, not linked */
+		s->prev = s->next = NULL;
+		sb_write_once(h->count, h->count + 1);
+		return;
+	}
 	s->prev = NULL;
 	s->next = h->first;
 	if (h->first)
@@ -203,6 +212,10 @@ static void slab_list_del(struct sb_slab_cache *c, struct sb_slab *s)
 {
 	struct sb_slab_list_head *h = &c->lists[s->list];
 
+	if (s->list == SB_SLAB_FULL) {
+		sb_write_once(h->count, h->count - 1);
+		return;
+	}
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -810,6 +823,11 @@ bool sb_slab_validate(struct sb_slab_cache *c)
 			else
 				ok = slab_valid(c, s);
 			free_objs += s->nfree;
+		}
+		if (l == SB_SLAB_FULL) {	/* on no list: counted */
+			if (ok && c->lists[l].first != NULL)
+				ok = invalid("full slabs linked into a list", l);
+			count = c->lists[l].count;
 		}
 		if (ok && count != c->lists[l].count)
 			ok = invalid("list count wrong", l);

@@ -194,8 +194,9 @@ static void check_fill_one_slab(struct sb_slab_cache *c)
 
 	CHECKF(c->slabs_created == 1, "%s: %llu slabs for %zu objects", c->name,
 	       (unsigned long long)c->slabs_created, n);
-	CHECKF(list_count(c, SB_SLAB_FULL) == 1 && c->lists[SB_SLAB_FULL].first == s,
-	       "%s: full list has %zu", c->name, list_count(c, SB_SLAB_FULL));
+	/* full slabs are counted, on no list (as in SLUB) */
+	CHECKF(list_count(c, SB_SLAB_FULL) == 1 && c->lists[SB_SLAB_FULL].first == NULL,
+	       "%s: %zu full slabs", c->name, list_count(c, SB_SLAB_FULL));
 	CHECKF(list_count(c, SB_SLAB_PARTIAL) == 0 && list_count(c, SB_SLAB_EMPTY) == 0,
 	       "%s: partial %zu empty %zu", c->name, list_count(c, SB_SLAB_PARTIAL),
 	       list_count(c, SB_SLAB_EMPTY));
@@ -789,13 +790,13 @@ TEST(slab_validate_catches_a_wrong_nfree)
 TEST(slab_validate_catches_a_slab_on_the_wrong_list)
 {
 	struct sb_slab_cache *c = &cache96;
-	struct sb_slab *partial = full_and_partial(NULL), *full = c->lists[SB_SLAB_FULL].first;
+	void **v;
+	struct sb_slab *partial = full_and_partial(&v), *full = slab_of(v[0]);
 
 	/* Move the full slab onto the partial list, links and counts kept
 	 * consistent: only its being there (with no object free) is wrong. */
-	CHECK(full != NULL && full->nfree == 0 && full->next == NULL && full->prev == NULL);
+	CHECK(full->list == SB_SLAB_FULL && full->nfree == 0 && full->next == NULL && full->prev == NULL);
 	CHECK(c->lists[SB_SLAB_PARTIAL].first == partial && partial->prev == NULL);
-	c->lists[SB_SLAB_FULL].first = NULL;
 	c->lists[SB_SLAB_FULL].count = 0;
 	full->list = SB_SLAB_PARTIAL;
 	full->next = partial;
@@ -803,6 +804,19 @@ TEST(slab_validate_catches_a_slab_on_the_wrong_list)
 	c->lists[SB_SLAB_PARTIAL].first = full;
 	c->lists[SB_SLAB_PARTIAL].count = 2;
 	check_invalid(validate_slab, c, "slab", "slab on the wrong list", (uintptr_t)full);
+}
+
+TEST(slab_validate_catches_a_full_slab_linked_into_a_list)
+{
+	void **v;
+	struct sb_slab *full;
+
+	full_and_partial(&v);
+	full = slab_of(v[0]);
+	cache96.lists[SB_SLAB_FULL].first = full;
+	check_invalid(validate_slab, &cache96, "slab", "full slabs linked into a list", SB_SLAB_FULL);
+	cache96.lists[SB_SLAB_FULL].first = NULL;
+	CHECK_SLAB_VALID(&cache96);
 }
 
 TEST(slab_validate_catches_a_list_field_that_disagrees_with_the_list)
@@ -941,6 +955,7 @@ int main(int argc, char **argv)
 			slab_validate_catches_a_flipped_free_bit,
 			slab_validate_catches_a_wrong_nfree,
 			slab_validate_catches_a_slab_on_the_wrong_list,
+			slab_validate_catches_a_full_slab_linked_into_a_list,
 			slab_validate_catches_a_list_field_that_disagrees_with_the_list,
 			buddy_validate_catches_a_slab_page_that_names_another_slab,
 			every_page_of_a_slab_has_a_map_entry_that_takes_its_objects,
