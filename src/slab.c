@@ -637,30 +637,33 @@ static void slab_put(struct sb_slab_cache *c, struct sb_slab *s, void *p, uint32
  * Prefetching only reads, racily, what the work checks under the lock.
  */
 #define FREE_AHEAD 8
-#define FREE_BATCH_MAX 256		/* SB_MAG_MAX_ROUNDS: the largest batch */
 
-static void prefetch_pages(void *const *objs, struct sb_page **pg, unsigned from, unsigned to)
+static void prefetch_pages(void *const *objs, unsigned from, unsigned to)
 {
 	unsigned i;
 
 	for (i = from; i < to; i++) {
-		pg[i] = sb_page_of(objs[i]);
-		if (pg[i] != NULL)
-			__builtin_prefetch(pg[i]);
+		const struct sb_page *pg = sb_page_of(objs[i]);
+
+		if (pg != NULL)
+			__builtin_prefetch(pg);
 	}
 }
 
-static void prefetch_slabs(struct sb_page *const *pg, unsigned from, unsigned to)
+static void prefetch_slabs(void *const *objs, unsigned from, unsigned to)
 {
 	unsigned i;
 
-	for (i = from; i < to; i++)
-		if (pg[i] != NULL && sb_page_state(pg[i]) == SB_PAGE_SLAB) {
-			const struct sb_slab *s = sb_page_slab(pg[i]);
+	for (i = from; i < to; i++) {
+		const struct sb_page *pg = sb_page_of(objs[i]);
+
+		if (pg != NULL && sb_page_state(pg) == SB_PAGE_SLAB) {
+			const struct sb_slab *s = sb_page_slab(pg);
 
 			__builtin_prefetch(s, 1);
 			__builtin_prefetch(&s->free_bits[0], 1);
 		}
+	}
 }
 
 static inline unsigned chunk_end(unsigned from, unsigned n)
@@ -668,44 +671,35 @@ static inline unsigned chunk_end(unsigned from, unsigned n)
 	return n - from < FREE_AHEAD ? n : from + FREE_AHEAD;
 }
 
-/* Put objs[i] back into its slab; the cache lock is held. */
-static void put_object(struct sb_slab_cache *c, void *p, struct sb_page *pg, const char *func)
-{
-	uint32_t span = (uint32_t)c->objs_per_slab * c->size, idx;
-	struct sb_slab *s;
-
-	if (sb_unlikely(pg == NULL || sb_page_state(pg) != SB_PAGE_SLAB ||
-			(s = sb_page_slab(pg))->cache != c ||
-			!sb_object_index((uintptr_t)p - (uintptr_t)s->objs, c->size,
-					 c->recip, span, &idx))) {
-		pthread_mutex_unlock(&c->lock);
-		sb_fatal_pointer(func, "invalid pointer", p);
-	}
-	slab_put(c, s, p, idx, func);
-}
-
 void sb_slab_free_batch(struct sb_slab_cache *c, void *const *objs, unsigned n, const char *func)
 {
-	struct sb_page *pg[FREE_BATCH_MAX];
+	uint32_t span = (uint32_t)c->objs_per_slab * c->size, idx;
 	unsigned i;
 
-	if (n <= FREE_AHEAD || n > FREE_BATCH_MAX) {
-		pthread_mutex_lock(&c->lock);
-		for (i = 0; i < n; i++)
-			put_object(c, objs[i], sb_page_of(objs[i]), func);
-		pthread_mutex_unlock(&c->lock);
-		return;
+	if (n > FREE_AHEAD) {
+		prefetch_pages(objs, 0, chunk_end(FREE_AHEAD, n));
+		prefetch_slabs(objs, 0, FREE_AHEAD);
 	}
-	prefetch_pages(objs, pg, 0, chunk_end(FREE_AHEAD, n));
-	prefetch_slabs(pg, 0, FREE_AHEAD);
 	pthread_mutex_lock(&c->lock);
 	for (i = 0; i < n; i++) {
+		void *p = objs[i];
+		struct sb_page *pg;
+		struct sb_slab *s;
+
 		if (i % FREE_AHEAD == 0 && i + FREE_AHEAD < n) {
 			if (i + 2 * FREE_AHEAD < n)
-				prefetch_pages(objs, pg, i + 2 * FREE_AHEAD, chunk_end(i + 2 * FREE_AHEAD, n));
-			prefetch_slabs(pg, i + FREE_AHEAD, chunk_end(i + FREE_AHEAD, n));
+				prefetch_pages(objs, i + 2 * FREE_AHEAD, chunk_end(i + 2 * FREE_AHEAD, n));
+			prefetch_slabs(objs, i + FREE_AHEAD, chunk_end(i + FREE_AHEAD, n));
 		}
-		put_object(c, objs[i], pg[i], func);
+		pg = sb_page_of(p);
+		if (sb_unlikely(pg == NULL || sb_page_state(pg) != SB_PAGE_SLAB ||
+				(s = sb_page_slab(pg))->cache != c ||
+				!sb_object_index((uintptr_t)p - (uintptr_t)s->objs, c->size,
+						 c->recip, span, &idx))) {
+			pthread_mutex_unlock(&c->lock);
+			sb_fatal_pointer(func, "invalid pointer", p);
+		}
+		slab_put(c, s, p, idx, func);
 	}
 	pthread_mutex_unlock(&c->lock);
 }
