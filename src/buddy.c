@@ -20,10 +20,12 @@
  * So a pointer to a page is the start of an allocated block only if its
  * descriptor is BLOCK; this is what makes invalid and double frees of
  * blocks detectable without touching user memory (sb_page_classify).
- * Beside the descriptors, the zone's slab map holds the slab of every
- * SLAB page and the "no slab" sentinel of every other page (written with
- * the descriptors, here only), for the free fast path (tcache.h).
- * sb_buddy_validate() checks all of it.
+ * Beside the descriptors, the zone's slab map holds, for every SLAB page,
+ * the slab layer's copy of the fields the free fast path reads (struct
+ * sb_slab_ref, buddy.h; written here only, with the descriptors), and
+ * zeros, which refuse every pointer, for every other page.
+ * sb_buddy_validate() checks all of it but the copies' values, which the
+ * slab validator compares with its slabs.
  *
  * Returning memory to the OS.  Free blocks carry a dirty bit (they may hold
  * resident pages) and the purge epoch (100 ms ticks of a coarse clock, mod
