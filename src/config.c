@@ -14,7 +14,7 @@
  * table and include/sbmalloc.h agree with the table):
  *
  *   SBMALLOC_HUGEPAGES=kernel|auto|hugetlb|thp|off (default kernel)
- *       backing of regions and huge blocks (os.c); kernel: THP for huge blocks, the kernel decides for regions
+ *       backing of regions (os.c); kernel: as the kernel's THP setting says
  *   SBMALLOC_CHECK=bool (default 0)
  *       slab_debug: every small object through its slab, red zones, poison
  *   SBMALLOC_DIRTY_MAX=bytes[k|m|g] (default 16m)
@@ -102,7 +102,7 @@ static const struct sb_word signal_words[] = {
 const struct sb_option sb_options[SB_NR_OPTIONS] = {
 	[O_HUGEPAGES] = { "SBMALLOC_HUGEPAGES", "hugepages", SB_OPT_WORD,
 		"kernel|auto|hugetlb|thp|off", "kernel", 0, hugepages_words,
-		"backing of regions and huge blocks (os.c); kernel: THP for huge blocks, the kernel decides for regions" },
+		"backing of regions (os.c); kernel: as the kernel's THP setting says" },
 	[O_CHECK] = { "SBMALLOC_CHECK", "check", SB_OPT_BOOL, "bool", "0", 0, NULL,
 		"slab_debug: every small object through its slab, red zones, poison" },
 	[O_DIRTY_MAX] = { "SBMALLOC_DIRTY_MAX", "dirty_max", SB_OPT_SIZE, "bytes[k|m|g]", "16m",

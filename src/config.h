@@ -17,7 +17,7 @@
 #pragma GCC visibility push(hidden)
 
 enum sb_hugepages_mode {
-	SB_HUGEPAGES_KERNEL,	/* unset: THP advised for huge blocks only; the kernel decides for regions */
+	SB_HUGEPAGES_KERNEL,	/* unset: neither advise nor forbid; the kernel's THP setting */
 	SB_HUGEPAGES_AUTO,
 	SB_HUGEPAGES_HUGETLB,
 	SB_HUGEPAGES_THP,

@@ -14,18 +14,12 @@
  *   thp      plain pages with madvise(MADV_HUGEPAGE).
  *   4k       plain pages (MADV_NOHUGEPAGE when the mode is "off").
  * Modes:
- *   unset    (the default) THP for huge blocks, nothing advised or
- *            forbidden for regions, which get huge pages only if the
- *            kernel's THP setting is "always".  Measured
- *            (docs/benchmarks.md), advising THP for regions bought a few
- *            percent of time on a pointer-chasing heap and cost up to half
- *            again as much resident memory on a fragmented one (sqlite:
- *            348 MiB against 227, and 25% slower): a partly used huge page
- *            is resident whole.  A huge block is one buffer, usually
- *            written through: bench/workloads/large (5-25 MiB buffers,
- *            every page written) faulted 50,000 times in 0.20 s with 4 KiB
- *            pages, 11,000 times in 0.09 s with THP (the 4 KiB tails), at
- *            the same peak RSS, as mimalloc 3 and tcmalloc back theirs.
+ *   unset    (the default) neither advise nor forbid: memory gets huge
+ *            pages only if the kernel's THP setting is "always".  Measured
+ *            (docs/benchmarks.md), advising THP bought a few percent of
+ *            time on a pointer-chasing heap and cost up to half again as
+ *            much resident memory on a fragmented one (sqlite: 235 MiB
+ *            against 158 MiB): a partly used huge page is resident whole.
  *   thp      madvise(MADV_HUGEPAGE) for every region and huge block.
  *   auto     hugetlb for regions when the pool grants them, else THP for
  *            every region after the first and for huge blocks, else 4k.
@@ -146,7 +140,7 @@ static bool want_hugetlb(enum sb_os_use use)
  * madvise(MADV_HUGEPAGE): for everything with SBMALLOC_HUGEPAGES=thp; as
  * the fallback of auto and hugetlb, for everything but the first region (a
  * small program's few pages of heap would otherwise become 2 MiB of
- * resident memory); by default for huge blocks only; never with off.
+ * resident memory); never by default.
  */
 static bool want_thp(enum sb_os_use use)
 {
@@ -158,10 +152,8 @@ static bool want_thp(enum sb_os_use use)
 	case SB_HUGEPAGES_AUTO:
 	case SB_HUGEPAGES_HUGETLB:
 		return use != SB_OS_FIRST_REGION;
-	case SB_HUGEPAGES_OFF:
-		return false;
 	default:
-		return use == SB_OS_HUGE_BLOCK;
+		return false;
 	}
 }
 

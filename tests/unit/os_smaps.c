@@ -7,12 +7,10 @@
  * stdio, independently); a mapping the kernel may not back with huge pages
  * (MADV_NOHUGEPAGE) is not reported; a mapping line longer than the
  * reader's buffer (a file with a path of more than 4 KiB) does not hide the
- * mapping after it; in the default mode a huge block is committed advised
- * MADV_HUGEPAGE and a region is committed with no advice.  The THP tests skip when the kernel's THP mode is "never" or
+ * mapping after it.  The THP tests skip when the kernel's THP mode is "never" or
  * when it gives no huge page (fragmented memory); nothing here changes the
  * machine's settings.
  */
-#include "config.h"
 #include "os.h"
 #include "../tap.h"
 
@@ -170,72 +168,11 @@ TEST(a_mapping_line_longer_than_the_buffer_hides_nothing)
 	       anon_huge_of(s.lo, s.hi));
 }
 
-/* The VmFlags of the smaps entry holding p has flag (two letters). */
-static bool vm_flag(const void *p, const char *flag)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[8192];
-	bool in = false, has = false;
-
-	CHECK(f != NULL);
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long a, b;
-		char c;
-
-		if (sscanf(line, "%lx-%lx %c", &a, &b, &c) == 3 && strchr(line, '-') < strchr(line, ' ')) {
-			in = a <= (uintptr_t)p && (uintptr_t)p < b;
-			continue;
-		}
-		if (in && strncmp(line, "VmFlags:", 8) == 0) {
-			char want[8];
-
-			snprintf(want, sizeof(want), " %s", flag);
-			has = strstr(line, want) != NULL;
-		}
-	}
-	fclose(f);
-	return has;
-}
-
-/* A committed reservation of 8 MiB for use, in the default mode. */
-static char *committed(enum sb_os_use use, enum sb_backing *backing)
-{
-	char *p = sb_os_reserve_aligned(THP_LEN, 2 * MiB);
-
-	CHECK(p != NULL);
-	CHECK(sb_config.hugepages == SB_HUGEPAGES_KERNEL);
-	CHECK(sb_os_commit(p, THP_LEN, use, backing));
-	return p;
-}
-
-TEST(by_default_a_huge_block_is_advised_transparent_huge_pages)
-{
-	enum sb_backing b;
-	char *p;
-
-	need_thp();
-	p = committed(SB_OS_HUGE_BLOCK, &b);
-	CHECKF(vm_flag(p, "hg"), "no MADV_HUGEPAGE on the huge block at %p", (void *)p);
-	CHECKF(b == SB_BACKING_THP, "backing %s", sb_backing_name(b));
-	sb_os_unmap(p, THP_LEN);
-}
-
-TEST(by_default_a_region_is_neither_advised_nor_forbidden_huge_pages)
-{
-	enum sb_backing b;
-	char *p = committed(SB_OS_REGION, &b);
-
-	CHECK(!vm_flag(p, "hg") && !vm_flag(p, "nh"));
-	sb_os_unmap(p, THP_LEN);
-}
-
 int main(int argc, char **argv)
 {
 	sb_os_init();
 	return tap_main(argc, argv,
 			TESTS(an_advised_mapping_is_reported_with_the_huge_pages_smaps_shows,
 			      a_mapping_without_huge_pages_is_not_reported,
-			      a_mapping_line_longer_than_the_buffer_hides_nothing,
-			      by_default_a_huge_block_is_advised_transparent_huge_pages,
-			      by_default_a_region_is_neither_advised_nor_forbidden_huge_pages));
+			      a_mapping_line_longer_than_the_buffer_hides_nothing));
 }
