@@ -326,4 +326,65 @@ static inline void start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
 		die("pthread_create: %s", strerror(e));
 }
 
+/*
+ * A bounded queue of pointers from thread to thread (prodcons.c,
+ * remote.c): put waits while it is full, get while it is empty.  A
+ * capacity of at least 2 keeps a ring of threads that each put before they
+ * get from deadlocking.
+ */
+#define QUEUE_CAP 4
+
+typedef struct {
+	pthread_mutex_t lock;
+	pthread_cond_t not_empty, not_full;
+	void *q[QUEUE_CAP];
+	int head, count;
+} queue_t;
+
+static inline void queue_init(queue_t *q)
+{
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->not_empty, NULL);
+	pthread_cond_init(&q->not_full, NULL);
+	q->head = q->count = 0;
+}
+
+static inline void queue_put(queue_t *q, void *item)
+{
+	pthread_mutex_lock(&q->lock);
+	while (q->count == QUEUE_CAP)
+		pthread_cond_wait(&q->not_full, &q->lock);
+	q->q[(q->head + q->count) % QUEUE_CAP] = item;
+	q->count++;
+	pthread_cond_signal(&q->not_empty);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* The next item; while the queue is empty it waits as long as *more
+ * (read with acquire; more NULL: for ever) is not 0, then returns NULL. */
+static inline void *queue_get(queue_t *q, const int *more)
+{
+	void *item = NULL;
+
+	pthread_mutex_lock(&q->lock);
+	while (q->count == 0 && (more == NULL || __atomic_load_n(more, __ATOMIC_ACQUIRE) > 0))
+		pthread_cond_wait(&q->not_empty, &q->lock);
+	if (q->count > 0) {
+		item = q->q[q->head];
+		q->head = (q->head + 1) % QUEUE_CAP;
+		q->count--;
+		pthread_cond_signal(&q->not_full);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return item;
+}
+
+/* Wake every thread waiting in queue_get(q) (after *more went to 0). */
+static inline void queue_wake(queue_t *q)
+{
+	pthread_mutex_lock(&q->lock);
+	pthread_cond_broadcast(&q->not_empty);
+	pthread_mutex_unlock(&q->lock);
+}
+
 #endif /* BENCH_COMMON_H */

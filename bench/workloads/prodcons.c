@@ -28,7 +28,6 @@
 #include "common.h"
 
 #define BATCH 64
-#define QUEUE_CAP 4
 
 typedef struct {
 	void *p;
@@ -39,13 +38,6 @@ typedef struct {
 typedef struct {
 	obj_t o[BATCH];
 } batch_t;
-
-typedef struct {
-	pthread_mutex_t lock;
-	pthread_cond_t not_empty, not_full;
-	batch_t *q[QUEUE_CAP];
-	int head, count;
-} queue_t;
 
 typedef struct {
 	pthread_t th;
@@ -63,35 +55,6 @@ static worker_t *prod, *cons;
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t state_cond = PTHREAD_COND_INITIALIZER;
 static int at_half, sampled, producers_left;
-
-static void put(queue_t *q, batch_t *b)
-{
-	pthread_mutex_lock(&q->lock);
-	while (q->count == QUEUE_CAP)
-		pthread_cond_wait(&q->not_full, &q->lock);
-	q->q[(q->head + q->count) % QUEUE_CAP] = b;
-	q->count++;
-	pthread_cond_signal(&q->not_empty);
-	pthread_mutex_unlock(&q->lock);
-}
-
-/* The next batch, or NULL when no producer is left and the queue is empty. */
-static batch_t *get(queue_t *q)
-{
-	batch_t *b = NULL;
-
-	pthread_mutex_lock(&q->lock);
-	while (q->count == 0 && __atomic_load_n(&producers_left, __ATOMIC_ACQUIRE) > 0)
-		pthread_cond_wait(&q->not_empty, &q->lock);
-	if (q->count > 0) {
-		b = q->q[q->head];
-		q->head = (q->head + 1) % QUEUE_CAP;
-		q->count--;
-		pthread_cond_signal(&q->not_full);
-	}
-	pthread_mutex_unlock(&q->lock);
-	return b;
-}
 
 static void *producer(void *arg)
 {
@@ -121,14 +84,11 @@ static void *producer(void *arg)
 			fill(o->p, o->size, o->tag);
 			w->sum += o->tag ^ o->size;
 		}
-		put(&cons[(w->id + k) % pairs].inbox, b);
+		queue_put(&cons[(w->id + k) % pairs].inbox, b);
 	}
 	if (__atomic_sub_fetch(&producers_left, 1, __ATOMIC_ACQ_REL) == 0)
-		for (i = 0; i < pairs; i++) {
-			pthread_mutex_lock(&cons[i].inbox.lock);
-			pthread_cond_broadcast(&cons[i].inbox.not_empty);
-			pthread_mutex_unlock(&cons[i].inbox.lock);
-		}
+		for (i = 0; i < pairs; i++)
+			queue_wake(&cons[i].inbox);
 	return NULL;
 }
 
@@ -151,7 +111,7 @@ static void *consumer(void *arg)
 
 	if (ring == NULL)
 		die("prodcons: out of memory");
-	while ((b = get(&w->inbox)) != NULL) {
+	while ((b = queue_get(&w->inbox, &producers_left)) != NULL) {
 		for (i = 0; i < BATCH; i++) {
 			obj_t *slot = &ring[next];
 
@@ -190,9 +150,7 @@ int main(int argc, char **argv)
 	producers_left = pairs;
 	for (i = 0; i < pairs; i++) {
 		prod[i].id = cons[i].id = i;
-		pthread_mutex_init(&cons[i].inbox.lock, NULL);
-		pthread_cond_init(&cons[i].inbox.not_empty, NULL);
-		pthread_cond_init(&cons[i].inbox.not_full, NULL);
+		queue_init(&cons[i].inbox);
 	}
 	for (i = 0; i < pairs; i++) {
 		start_thread(&cons[i].th, consumer, &cons[i]);

@@ -22,7 +22,6 @@
  */
 #include "common.h"
 
-#define QUEUE_CAP 4		/* >= 2, or the ring could deadlock */
 #define SMALL_MIN 16
 #define SMALL_MAX 1024
 #define PAGE_MIN (16 << 10)
@@ -40,13 +39,6 @@ typedef struct {
 } batch_t;
 
 typedef struct {
-	pthread_mutex_t lock;
-	pthread_cond_t not_empty, not_full;
-	batch_t *q[QUEUE_CAP];
-	int head, count;
-} queue_t;
-
-typedef struct {
 	pthread_t th;
 	int id;
 	queue_t inbox;
@@ -56,32 +48,6 @@ typedef struct {
 static int nthreads;
 static long rounds, batch_size;
 static worker_t *workers;
-
-static void put(queue_t *q, batch_t *b)
-{
-	pthread_mutex_lock(&q->lock);
-	while (q->count == QUEUE_CAP)
-		pthread_cond_wait(&q->not_full, &q->lock);
-	q->q[(q->head + q->count) % QUEUE_CAP] = b;
-	q->count++;
-	pthread_cond_signal(&q->not_empty);
-	pthread_mutex_unlock(&q->lock);
-}
-
-static batch_t *get(queue_t *q)
-{
-	batch_t *b;
-
-	pthread_mutex_lock(&q->lock);
-	while (q->count == 0)
-		pthread_cond_wait(&q->not_empty, &q->lock);
-	b = q->q[q->head];
-	q->head = (q->head + 1) % QUEUE_CAP;
-	q->count--;
-	pthread_cond_signal(&q->not_full);
-	pthread_mutex_unlock(&q->lock);
-	return b;
-}
 
 static void *worker(void *arg)
 {
@@ -111,9 +77,9 @@ static void *worker(void *arg)
 				fill(o->p, o->size, o->tag);
 			w->made += o->tag;
 		}
-		put(next, b);
+		queue_put(next, b);
 
-		b = get(&w->inbox);
+		b = queue_get(&w->inbox, NULL);
 		for (k = 0; k < b->n; k++) {
 			obj_t *o = &b->o[k];
 
@@ -147,9 +113,7 @@ int main(int argc, char **argv)
 		worker_t *w = &workers[i];
 
 		*w = (worker_t){ .id = i };
-		pthread_mutex_init(&w->inbox.lock, NULL);
-		pthread_cond_init(&w->inbox.not_empty, NULL);
-		pthread_cond_init(&w->inbox.not_full, NULL);
+		queue_init(&w->inbox);
 	}
 	t0 = now_sec();
 	for (i = 0; i < nthreads; i++)
