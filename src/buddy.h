@@ -56,7 +56,7 @@ _Static_assert(sizeof(struct sb_page) == 16, "sb_page_of scales a page index by 
 
 /*
  * A slab map entry, one per page: what the free fast path needs of the
- * page's slab, a copy the slab layer makes (slab.c, sb_slab_ref_of) and
+ * page's slab, a copy the slab layer makes (slab.c, ref_of) and
  * hands over with sb_buddy_make_slab() and sb_buddy_set_slab_owner(), so
  * that a free reads one line of the map and not the slab descriptor too,
  * as SLUB keeps its struct slab in the memmap: with frees in random order
@@ -67,7 +67,7 @@ _Static_assert(sizeof(struct sb_page) == 16, "sb_page_of scales a page index by 
 struct sb_slab_ref {
 	uint32_t objs;			/* the low half of the first object's address */
 	uint16_t bin_off;		/* the cache's bin << SB_BIN_SHIFT */
-	uint8_t frees_go_home;		/* slab.h, sb_slab_frees_go_home() */
+	uint8_t frees_go_home;		/* slab.h, SB_HOME_MAX */
 	uint8_t unused;
 	uint64_t fast_mul, fast_lim;	/* sb_fast_object_test (slab.h) */
 	const void *owner;		/* the slab's owner token (slab.h); read racily */

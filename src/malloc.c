@@ -27,10 +27,10 @@
  * friends), so that memory glibc allocates internally also comes from here.
  *
  * The fast paths, inline here: malloc of up to 16 KiB is a table lookup of
- * the class and a pop from the loaded magazine (15 instructions); free is
+ * the class and a pop from the loaded magazine (14 instructions); free is
  * the slab map of the zone of the thread's last free (tcache.h), a check
  * that the pointer starts an object of its slab (one multiply, slab.h), a
- * check of the free mark (key.h), the owner compared and a push (28).  No
+ * check of the free mark (key.h), the owner compared and a push (27).  No
  * lock, no atomic operation, no call.  A miss first tries the bin's other
  * magazine; everything else is out of line.
  *

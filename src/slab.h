@@ -33,12 +33,14 @@ struct sb_track;
 
 /* Out of band: one per slab. */
 /*
- * A slab's descriptor.  The free fast path reads only the first cache
- * line (the descriptors are cache-line aligned, meta.c): a free in random
- * order over a big heap misses the cache once per descriptor, not twice.
+ * A slab's descriptor.  The free fast path reads none of it: the fields of
+ * the first group are copied into every page's slab map entry (buddy.h,
+ * struct sb_slab_ref; slab.c's ref_of), which is what it reads.  The
+ * descriptors are cache-line aligned (meta.c), and what a batched free
+ * checks first (objs, cache, size) lies in the first line.
  */
 struct sb_slab {
-	/* Read by the free fast path. */
+	/* Copied into the slab map. */
 	char *objs;			/* first object: mem + colour */
 	uint64_t fast_mul, fast_lim;	/* sb_fast_object_test, lim 0 if the free
 					 * fast path may not take its objects */
@@ -64,7 +66,7 @@ struct sb_slab {
 } __attribute__((aligned(SB_CACHE_LINE)));
 
 _Static_assert(offsetof(struct sb_slab, recip) + sizeof(uint32_t) <= SB_CACHE_LINE,
-	       "the free fast path's fields fit in the descriptor's first cache line");
+	       "a batched free's first checks read one cache line of the descriptor");
 
 struct sb_slab_list_head {
 	struct sb_slab *first;
@@ -152,17 +154,6 @@ static inline char *sb_slab_objs(const struct sb_slab *s)
 	return s->objs;
 }
 
-static inline size_t sb_slab_bin_off(const struct sb_slab *s)
-{
-	return s->bin_off;
-}
-
-/* The bin of s's cache (what the slow paths take). */
-static inline unsigned sb_slab_bin(const struct sb_slab *s)
-{
-	return s->bin_off >> SB_BIN_SHIFT;
-}
-
 /* Is p the start of an object of s that the free fast path may take (a
  * size class's, not under SBMALLOC_CHECK)?  One multiply, one compare. */
 static inline bool sb_slab_fast_object(const struct sb_slab *s, const void *p)
@@ -206,11 +197,6 @@ static inline const void *sb_slab_owner(const struct sb_slab *s)
  * runs: 0.83 s against 0.72 s).
  */
 #define SB_HOME_MAX (SB_CACHE_LINE - 1)
-
-static inline bool sb_slab_frees_go_home(const struct sb_slab *s)
-{
-	return s->frees_go_home;
-}
 
 /* Usable bytes of each object of c. */
 static inline uint32_t sb_slab_size(const struct sb_slab_cache *c)
