@@ -1,5 +1,5 @@
 /*
- * key.h - the free key (key.c): a random mark written into every free
+ * key.h - the free key (key.c): a mark written into every free
  * small object and every cached page block, and cleared when the memory
  * is handed out, as glibc's tcache key.
  *
@@ -9,11 +9,15 @@
  * goes on).  An overflow or a use after free can only fool the hint, never
  * the allocator's own metadata, which lives out of band.
  *
- * The mark is the key's second half, written into bytes 4..7 of the
- * object, so that the free fast path tests it with one compare against
- * memory and writes it with one store (a 32-bit hint: data that matches
- * it by chance, one free in 2^30 at worst, only takes the slow path).  The
- * key's first half, with the mark, makes the fresh word: a new slab
+ * The mark is a constant (SB_FREE_MARK), written into bytes 4..7 of the
+ * object, so that the free fast path tests it with one compare of memory
+ * with an immediate and writes it with one store, and loads nothing: a
+ * 32-bit hint, chosen to be an unlikely upper half of data (its top bits
+ * are 10: not a pointer's 0x0000 or a small negative number's 0xffff, nor
+ * most doubles'); data that matches it, by chance or on purpose, only
+ * takes the slow path, which finds out.  A random mark would add nothing
+ * but a load.  The key's random half, with the mark, makes the fresh word:
+ * a new slab
  * writes it into every object it has never handed out, so that a free of
  * such a slot is told apart from a double free (the mark alone says
  * "free or fresh"; the whole fresh word says which).  Handing memory out
@@ -30,10 +34,11 @@
 
 #pragma GCC visibility push(hidden)
 
-/* The key: the fresh word's first half, and the mark. */
+#define SB_FREE_MARK 0xb1e55ed5u
+
+/* The key: the fresh word's first half (random; the mark is the other). */
 struct sb_free_key {
 	uint32_t fresh;
-	uint32_t mark;
 };
 
 extern struct sb_free_key sb_free_key;
@@ -51,7 +56,7 @@ static inline sb_key_word *sb_key_words(void *p)
 /* p holds the mark: freed, or never handed out (a hint, see above). */
 static inline bool sb_key_says_free(const void *p)
 {
-	return ((const sb_key_word *)p)[1] == sb_free_key.mark;
+	return ((const sb_key_word *)p)[1] == SB_FREE_MARK;
 }
 
 /* p holds the fresh word: never handed out (meaningful only if it says
@@ -60,18 +65,18 @@ static inline bool sb_key_says_fresh(const void *p)
 {
 	const sb_key_word *w = (const sb_key_word *)p;
 
-	return w[0] == sb_free_key.fresh && w[1] == sb_free_key.mark;
+	return w[0] == sb_free_key.fresh && w[1] == SB_FREE_MARK;
 }
 
 static inline void sb_key_mark_free(void *p)
 {
-	sb_key_words(p)[1] = sb_free_key.mark;
+	sb_key_words(p)[1] = SB_FREE_MARK;
 }
 
 static inline void sb_key_mark_fresh(void *p)
 {
 	sb_key_words(p)[0] = sb_free_key.fresh;
-	sb_key_words(p)[1] = sb_free_key.mark;
+	sb_key_words(p)[1] = SB_FREE_MARK;
 }
 
 /* Both halves: what is left of the fresh word would make a double free
