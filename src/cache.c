@@ -36,7 +36,6 @@
 #include "cache.h"
 #include "buddy.h"
 #include "config.h"
-#include "counters.h"
 #include "depot.h"
 #include "init.h"
 #include "key.h"
@@ -214,8 +213,6 @@ SB_EXPORT void *sb_cache_alloc(struct sb_cache *c)
 			errno = ENOMEM;
 			return NULL;
 		}
-		if (sb_unlikely(sb_counting))
-			sb_counters_live((long)sb_slab_size(&c->slab));
 	}
 	object_out(c, p, "sb_cache_alloc");
 	return p;
@@ -230,8 +227,6 @@ SB_EXPORT void sb_cache_free(struct sb_cache *c, void *obj)
 	s = check_object(c, obj, "sb_cache_free");
 	if (sb_unlikely(sb_config.check))
 		sb_slab_debug_free(obj, "sb_cache_free");
-	if (sb_unlikely(sb_counting))
-		sb_counters_live(-(long)sb_slab_size(&c->slab));
 	sb_cache_object_back(c->bin, s, obj, "sb_cache_free");
 }
 

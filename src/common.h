@@ -122,6 +122,22 @@ static inline size_t sb_pages_of(size_t size) { return (size + SB_PAGE_SIZE - 1)
 #define sb_read_once(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define sb_write_once(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
+/*
+ * *c += n for a counter that only its owning thread writes and any thread
+ * may read (with sb_read_once): one add to memory, which the compilers
+ * would otherwise make a load, an add and a store for an atomic store.
+ * Outside the counter's owner (the shared blocks of counters.c) an update
+ * may be lost: a statistic, not a count the allocator relies on.
+ */
+static SB_ALWAYS_INLINE void sb_counter_add(uint64_t *c, uint64_t n)
+{
+#if defined(__x86_64__)
+	__asm__("addq %1, %0" : "+m"(*c) : "er"(n));
+#else
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+#endif
+}
+
 #pragma GCC visibility pop
 
 #endif /* SB_COMMON_H */

@@ -20,9 +20,9 @@
  *   SBMALLOC_DIRTY_MAX=bytes[k|m|g] (default 16m)
  *       free memory kept resident before it goes back to the kernel (buddy.c)
  *   SBMALLOC_STATS=bool|PATH (default 0)
- *       count every call, dump at exit to stderr (1) or to PATH, %p: the pid
+ *       dump at exit to stderr (1) or to PATH, %p: the pid
  *   SBMALLOC_STATS_SIGNAL=USR1|USR2|N (default none)
- *       count every call, dump whenever the process gets that signal
+ *       dump whenever the process gets that signal
  *   SBMALLOC_STATS_FORMAT=text|json (default text)
  *       the form of the statistics dump
  *   SBMALLOC_GUARD=N (default 16384)
@@ -109,10 +109,10 @@ const struct sb_option sb_options[SB_NR_OPTIONS] = {
 		(uint64_t)1 << 50, NULL,
 		"free memory kept resident before it goes back to the kernel (buddy.c)" },
 	[O_STATS] = { "SBMALLOC_STATS", "stats", SB_OPT_STATS, "bool|PATH", "0", 0, NULL,
-		"count every call, dump at exit to stderr (1) or to PATH, %p: the pid" },
+		"dump at exit to stderr (1) or to PATH, %p: the pid" },
 	[O_STATS_SIGNAL] = { "SBMALLOC_STATS_SIGNAL", "stats_signal", SB_OPT_SIGNAL,
 		"USR1|USR2|N", "none", 0, signal_words,
-		"count every call, dump whenever the process gets that signal" },
+		"dump whenever the process gets that signal" },
 	[O_STATS_FORMAT] = { "SBMALLOC_STATS_FORMAT", "stats_format", SB_OPT_WORD, "text|json",
 		"text", 0, format_words, "the form of the statistics dump" },
 	[O_GUARD] = { "SBMALLOC_GUARD", "guard", SB_OPT_COUNT, "N", "16384", UINT32_MAX, NULL,

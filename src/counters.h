@@ -1,12 +1,13 @@
 /*
- * counters.h - per-thread event counters (counters.c), the kernel's
- * vm_event_states: what served each call, bytes requested and handed out,
- * live bytes and their peak.
+ * counters.h - per-thread event counters of the slow paths (counters.c),
+ * the kernel's vm_event_states: what served each call that missed the
+ * magazines and the page lists, and the bytes those calls handed out.
  *
- * Kept only while statistics are on (SBMALLOC_STATS or
- * SBMALLOC_STATS_SIGNAL): then every thread that has a cache holds a block
- * of counters, and the thread caches send every call through a slow path
- * that counts (tcache.c).  Any layer may count; stats.c reads the sums.
+ * Always kept: a count is two instructions (the thread's block, an add to
+ * memory) and only slow paths count here.  The fast paths count in their
+ * own structures, for nothing or one add: a bin's pops, derived pushes
+ * and remote frees (tcache.h), a page list's pops and pushes (pcp.h).
+ * stats.c adds the three up.  Any layer may count; stats.c reads the sums.
  */
 #ifndef SB_COUNTERS_H
 #define SB_COUNTERS_H
@@ -16,21 +17,24 @@
 #pragma GCC visibility push(hidden)
 
 enum sb_event {
-	SB_EV_MALLOC_MAG, SB_EV_MALLOC_DEPOT, SB_EV_MALLOC_SLAB,
-	SB_EV_MALLOC_PAGES, SB_EV_MALLOC_BUDDY, SB_EV_MALLOC_HUGE,
-	SB_EV_FREE_MAG, SB_EV_FREE_DEPOT, SB_EV_FREE_SLAB, SB_EV_FREE_REMOTE,
-	SB_EV_FREE_PAGES, SB_EV_FREE_BUDDY, SB_EV_FREE_HUGE,
+	SB_EV_MALLOC_DEPOT, SB_EV_MALLOC_SLAB, SB_EV_MALLOC_BUDDY, SB_EV_MALLOC_HUGE,
+	SB_EV_MALLOC_GUARD,
+	SB_EV_FREE_DEPOT, SB_EV_FREE_SLAB, SB_EV_FREE_BUDDY, SB_EV_FREE_HUGE, SB_EV_FREE_GUARD,
 	SB_EV_REALLOC_SLAB, SB_EV_REALLOC_BUDDY, SB_EV_REALLOC_HUGE, SB_EV_REALLOC_MOVE,
-	SB_EV_CALLOC, SB_EV_ALIGNED,
-	SB_EV_REQUESTED, SB_EV_HANDED_OUT,	/* bytes, over all allocations */
+	SB_EV_CALLOC,		/* that missed the fast path (tcache.h counts the others) */
+	SB_EV_ALIGNED,
+	SB_EV_HANDED_OUT,	/* bytes, of the allocations counted here */
 	SB_NR_EVENTS
 };
 
 /*
- * One per thread while statistics are on.  Blocks are never freed: a
- * thread that exits leaves its counts, and its block is reused by the next
- * thread, which adds to them.  So the sum over the list is always the total,
- * and the list can be walked at any moment, from a signal handler too.
+ * One block per thread that has made a slow call.  Blocks are never
+ * freed: a thread that exits leaves its counts, and its block is reused by
+ * the next thread, which adds to them.  So the sum over the list is always
+ * the total, and the list can be walked at any moment, from a signal
+ * handler too.  Before a thread has a block, and after it gave its block
+ * back, it counts in a shared one (an update may then be lost, see
+ * sb_counter_add).
  */
 struct sb_events {
 	uint64_t n[SB_NR_EVENTS];
@@ -38,29 +42,22 @@ struct sb_events {
 	struct sb_events *next;
 };
 
-/* Statistics are on: set once by the constructor, before threads. */
-extern bool sb_counting;
-/* The calling thread's block, or NULL. */
+/* The calling thread's block, never NULL. */
 extern __thread struct sb_events *sb_events_tls __attribute__((tls_model("initial-exec")));
 
-static inline void sb_count(enum sb_event what, uint64_t n)
+static SB_ALWAYS_INLINE void sb_count(enum sb_event what, uint64_t n)
 {
-	struct sb_events *ev = sb_events_tls;
-
-	if (ev != NULL)
-		__atomic_store_n(&ev->n[what], ev->n[what] + n, __ATOMIC_RELAXED);
+	sb_counter_add(&sb_events_tls->n[what], n);
 }
 
-void sb_counters_start(void);
-/* The calling thread starts or stops counting; false without memory. */
+/* The calling thread takes a block of its own if it has none (true if it
+ * took one now, false if it had one or there is no memory), or gives it
+ * back for the next thread. */
 bool sb_counters_thread_begin(void);
 void sb_counters_thread_end(void);
-/* Live bytes (handed out minus freed) change by delta. */
-void sb_counters_live(long delta);
 
-/* The sums over all threads, and the live bytes and their peak. */
+/* The sums over all blocks. */
 void sb_counters_sum(uint64_t n[SB_NR_EVENTS]);
-void sb_counters_live_bytes(long *live, long *peak);
 
 #pragma GCC visibility pop
 

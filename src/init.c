@@ -21,7 +21,6 @@
 #include "buddy.h"
 #include "cache.h"
 #include "config.h"
-#include "counters.h"
 #include "fork.h"
 #include "guard.h"
 #include "key.h"
@@ -56,13 +55,6 @@ __attribute__((constructor)) static void sb_constructor(void)
 {
 	sb_ensure_init();
 	sb_config_init();
-	if (sb_config.stats || sb_config.stats_signal != 0) {
-		/* Count every call: realloc through its slow path, every thread
-		 * behind a face with empty magazines. */
-		sb_counters_start();
-		sb_sizeclass_count_reallocs();
-		sb_tc_start_counting();
-	}
 	sb_stats_init();
 	sb_guard_init();
 	sb_tc_init();

@@ -84,13 +84,12 @@ static void *alloc_pages(size_t npages, size_t align, bool lists_tried)
 	void *p;
 
 	if (align <= SB_PAGE_SIZE && (pcp = sb_tc_pcp()) != NULL) {
-		if (!lists_tried && npages <= SB_PCP_FAST_PAGES && sb_pcp_pop(pcp, npages, &p)) {
-			sb_count(SB_EV_MALLOC_PAGES, 1);
-		} else {
+		if (lists_tried || npages > SB_PCP_FAST_PAGES || !sb_pcp_pop(pcp, npages, &p)) {
 			if ((p = sb_pcp_alloc(pcp, npages)) == NULL)
 				return NULL;
 			sb_count(SB_EV_MALLOC_BUDDY, 1);
-		}
+			sb_count(SB_EV_HANDED_OUT, npages << SB_PAGE_SHIFT);
+		}	/* else counted by the lists */
 		sb_key_mark_live(p);	/* it may hold the key of an earlier life */
 		return p;
 	}
@@ -98,6 +97,7 @@ static void *alloc_pages(size_t npages, size_t align, bool lists_tried)
 	if (p == NULL)
 		return NULL;
 	sb_count(SB_EV_MALLOC_BUDDY, 1);
+	sb_count(SB_EV_HANDED_OUT, (size_t)sb_page_block_pages(sb_page_of(p)) << SB_PAGE_SHIFT);
 	sb_key_mark_live(p);	/* the block may hold the key of an earlier life */
 	return p;
 }
@@ -110,6 +110,7 @@ static void *alloc_huge(size_t size, size_t align, bool zero)
 	if (h == NULL)
 		return NULL;
 	sb_count(SB_EV_MALLOC_HUGE, 1);
+	sb_count(SB_EV_HANDED_OUT, sb_huge_size(h));
 	return sb_huge_base(h);
 }
 
@@ -131,18 +132,6 @@ static SB_NOINLINE void *alloc_big(size_t size, size_t align, bool lists_tried, 
 	return p;
 }
 
-static size_t usable_size(void *p, const char *func);
-
-/* Counting mode: bytes asked for and handed out, and the live total. */
-static SB_NOINLINE void count_alloc(void *p, size_t size, const char *func)
-{
-	size_t usable = usable_size(p, func);
-
-	sb_count(SB_EV_REQUESTED, size);
-	sb_count(SB_EV_HANDED_OUT, usable);
-	sb_counters_live((long)usable);
-}
-
 /* Every allocation that missed the fast paths; NULL with ENOMEM. */
 static SB_NOINLINE void *alloc_slow(size_t size, bool lists_tried, bool zero, const char *func)
 {
@@ -153,6 +142,8 @@ static SB_NOINLINE void *alloc_slow(size_t size, bool lists_tried, bool zero, co
 	    (p = sb_guard_alloc(sb_config.check ? size : sb_class_size(sb_size_class(size)))) != NULL) {
 		/* sampled: a guarded slot (guard.c), as large as the class (under
 		 * SBMALLOC_CHECK as the size asked for, as every object is then) */
+		sb_count(SB_EV_MALLOC_GUARD, 1);
+		sb_count(SB_EV_HANDED_OUT, sb_guard_size(p, func));
 	} else if (size <= SB_SMALL_MAX) {
 		p = alloc_small(sb_size_class(size), func);
 		if (p == NULL)
@@ -162,16 +153,12 @@ static SB_NOINLINE void *alloc_slow(size_t size, bool lists_tried, bool zero, co
 	} else {
 		p = alloc_big(size, 0, lists_tried, zero);
 	}
-	if (sb_unlikely(sb_counting) && p != NULL)
-		count_alloc(p, size, func);
 	return p;
 }
 
 /*
  * A miss of the malloc fast path: small objects first come from the
- * bin's previous magazine, page blocks from the thread's page lists (a
- * COUNTED face's magazines and lists are empty, so counting mode goes on
- * to the slow paths, and counts).
+ * bin's previous magazine, page blocks from the thread's page lists.
  */
 static SB_NOINLINE void *malloc_miss_small(size_t size)
 {
@@ -196,48 +183,47 @@ static SB_NOINLINE void *malloc_miss(size_t size)
 		sb_key_mark_live(p);
 		return p;
 	}
-	return alloc_slow(size, !sb_counting, false, "malloc");
+	return alloc_slow(size, true, false, "malloc");
 }
 
+/* A calloc the fast path did not serve: zeroed memory or NULL. */
 static SB_NOINLINE void *calloc_miss(size_t size)
 {
 	void *p = alloc_slow(size, false, true, "calloc");
 
-	if (p != NULL)
-		sb_count(SB_EV_CALLOC, 1);
-	return p;
+	if (sb_unlikely(p == NULL))
+		return NULL;
+	sb_count(SB_EV_CALLOC, 1);
+	if (sb_unlikely(size > SB_MAX_BLOCK_SIZE))
+		return p;	/* huge.c zeroed a reused block; a fresh one reads zero */
+	return memset(p, 0, size);
 }
 
 /* The pop of the malloc fast path: the loaded magazine of size's bin (the
  * thread cache's own table up to SB_DIRECT_MAX, the class table above);
- * false when size is not small or the magazine is empty. */
+ * false when size is not small or the magazine is empty.  The object
+ * still holds the free key. */
+static SB_ALWAYS_INLINE bool pop_fast(size_t size, void **out)
+{
+	if (sb_likely(size <= SB_DIRECT_MAX))
+		return sb_likely(sb_tc_pop_direct(size, out));
+	return size <= SB_SMALL_MAX && sb_tc_pop_at(sb_class_lookup[(size + 15) >> 4], out);
+}
+
+/* The malloc fast path: a class lookup, a pop, the key cleared. */
 static SB_ALWAYS_INLINE bool alloc_fast(size_t size, void **out)
 {
-	if (sb_likely(size <= SB_DIRECT_MAX)) {
-		if (sb_unlikely(!sb_tc_pop_direct(size, out)))
-			return false;
-	} else if (size > SB_SMALL_MAX || !sb_tc_pop_at(sb_class_lookup[(size + 15) >> 4], out)) {
+	if (sb_unlikely(!pop_fast(size, out)))
 		return false;
-	}
 	sb_key_mark_live(*out);
 	return true;
 }
 
-/*
- * The malloc fast path: a class lookup and a pop.  `miss` is where a miss
- * goes: a different function for calloc, so that counting calloc costs the
- * fast path nothing.
- */
-static SB_ALWAYS_INLINE void *sb_alloc_with(size_t size, void *(*miss)(size_t))
+static inline void *sb_alloc(size_t size)
 {
 	void *p;
 
-	return alloc_fast(size, &p) ? p : miss(size);
-}
-
-static inline void *sb_alloc(size_t size)
-{
-	return sb_alloc_with(size, malloc_miss);
+	return alloc_fast(size, &p) ? p : malloc_miss(size);
 }
 
 static void *alloc_aligned(size_t align, size_t size, const char *func)
@@ -271,10 +257,8 @@ static void *sb_alloc_aligned(size_t align, size_t size, const char *func)
 		return sb_alloc(size);
 	sb_ensure_init();
 	p = alloc_aligned(align, size, func);
-	if (sb_unlikely(sb_counting) && p != NULL) {
+	if (p != NULL)
 		sb_count(SB_EV_ALIGNED, 1);
-		count_alloc(p, size, func);
-	}
 	return p;
 }
 
@@ -354,8 +338,6 @@ static SB_NOINLINE void free_slow(void *p, const char *func)
 	if (p == NULL)
 		return;
 	find_block(p, func, &b);
-	if (sb_unlikely(sb_counting))
-		sb_counters_live(-(long)block_usable(&b, p, func));
 	switch (b.kind) {
 	case SB_KIND_SLAB:
 		if (sb_unlikely(sb_config.check))
@@ -373,7 +355,6 @@ static SB_NOINLINE void free_slow(void *p, const char *func)
 		pcp = sb_tc_pcp();
 		if (pcp != NULL && sb_page_block_owner(b.page) == pcp && n <= SB_PCP_FAST_PAGES &&
 		    sb_pcp_push(pcp, n, p)) {
-			sb_count(SB_EV_FREE_PAGES, 1);
 			sb_key_mark_free(p);
 			return;
 		}
@@ -392,6 +373,7 @@ static SB_NOINLINE void free_slow(void *p, const char *func)
 		sb_huge_free(b.huge);
 		return;
 	case SB_KIND_GUARD:
+		sb_count(SB_EV_FREE_GUARD, 1);
 		sb_guard_free(p, func);
 		return;
 	}
@@ -417,8 +399,8 @@ static inline const struct sb_class_info *small_object(const void *p, const stru
 	return sb_class_object(pg, p);
 }
 
-/* The object is another thread's (or its magazine is full, or a COUNTED
- * face's): the slow paths decide (sb_tc_free_other).  e is its slab map
+/* The object is another thread's (or its magazine is full, or the thread
+ * has no cache yet): the slow paths decide (sb_tc_free_other).  e is its slab map
  * entry. */
 static SB_NOINLINE void free_small_slow(void *p, const struct sb_slab_ref *e, const char *func)
 {
@@ -427,8 +409,6 @@ static SB_NOINLINE void free_small_slow(void *p, const struct sb_slab_ref *e, co
 	if ((sb_tc_of_token(e->owner) == sb_tc || !e->frees_go_home) &&
 	    sb_tc_push_swapping(e->bin_off, p))
 		return;
-	if (sb_unlikely(sb_counting))
-		sb_counters_live(-(long)sb_slab_size(sb_slab_cache_of(sb_page_slab(sb_page_of(p)))));
 	/* The owner read again: it may have changed since, either is fine. */
 	if (e->frees_go_home)
 		sb_tc_free_other(bin, p, e->owner, func);
@@ -604,12 +584,14 @@ void *sb_impl_calloc(size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	p = sb_alloc_with(total, calloc_miss);
-	if (sb_unlikely(p == NULL))
-		return NULL;
-	if (sb_unlikely(total > SB_MAX_BLOCK_SIZE))
-		return p;	/* huge.c zeroed a reused block; a fresh one reads zero */
-	return memset(p, 0, total);
+	if (sb_likely(total <= SB_DIRECT_MAX)) {
+		if (sb_likely(sb_tc_pop_calloc(total, 0, &p)))
+			return memset(p, 0, total);	/* the key too */
+	} else if (total <= SB_SMALL_MAX &&
+		   sb_tc_pop_calloc(total, sb_class_lookup[(total + 15) >> 4], &p)) {
+		return memset(p, 0, total);
+	}
+	return calloc_miss(total);
 }
 
 static SB_NOINLINE void *realloc_move(void *p, size_t old, size_t size)
@@ -622,20 +604,6 @@ static SB_NOINLINE void *realloc_move(void *p, size_t old, size_t size)
 	memcpy(q, p, old < size ? old : size);
 	sb_free_named(p, "realloc");
 	return q;
-}
-
-/* Counting mode: a block of kind was resized in place from old bytes. */
-static void count_in_place(enum sb_event kind, void *p, size_t old, size_t size)
-{
-	size_t usable;
-
-	if (sb_likely(!sb_counting))
-		return;
-	usable = usable_size(p, "realloc");
-	sb_count(kind, 1);
-	sb_count(SB_EV_REQUESTED, size);
-	sb_count(SB_EV_HANDED_OUT, usable);
-	sb_counters_live((long)usable - (long)old);
 }
 
 static SB_NOINLINE void *realloc_slow(void *p, size_t size)
@@ -663,7 +631,7 @@ static SB_NOINLINE void *realloc_slow(void *p, size_t size)
 		/* SBMALLOC_CHECK: every resize moves, so that red zones and tracks
 		 * stay exact. */
 		if (size <= old && size >= old / 2 && !sb_config.check) {
-			count_in_place(SB_EV_REALLOC_SLAB, p, old, size);
+			sb_count(SB_EV_REALLOC_SLAB, 1);
 			return p;
 		}
 		break;
@@ -672,13 +640,13 @@ static SB_NOINLINE void *realloc_slow(void *p, size_t size)
 			sb_fatal_pointer("realloc", "double free", p);
 		if (size > SB_SMALL_MAX && size <= SB_MAX_BLOCK_SIZE &&
 		    sb_buddy_resize(p, sb_pages_of(size))) {
-			count_in_place(SB_EV_REALLOC_BUDDY, p, old, size);
+			sb_count(SB_EV_REALLOC_BUDDY, 1);
 			return p;
 		}
 		break;
 	case SB_KIND_HUGE:
 		if (size > SB_MAX_BLOCK_SIZE && sb_huge_resize(b.huge, size)) {
-			count_in_place(SB_EV_REALLOC_HUGE, sb_huge_base(b.huge), old, size);
+			sb_count(SB_EV_REALLOC_HUGE, 1);
 			return sb_huge_base(b.huge);
 		}
 		break;
@@ -688,38 +656,66 @@ static SB_NOINLINE void *realloc_slow(void *p, size_t size)
 	return realloc_move(p, old, size);
 }
 
-/* Move a small object to a new one of size (0 < size <= SB_SMALL_MAX). */
-static SB_NOINLINE void *realloc_small_move(const struct sb_page *pg, const struct sb_class_info *ci,
+/* Move p, an object of the slab whose map entry is e and of the class ci,
+ * to a new one of size (0 < size <= SB_SMALL_MAX). */
+static SB_NOINLINE void *realloc_small_move(const struct sb_slab_ref *e, const struct sb_class_info *ci,
 					    void *p, size_t size)
 {
 	void *q;
 
-	if (sb_unlikely(sb_counting)) {
-		/* keep_min is out of reach while counting: the in-place case lands here. */
-		if (size <= ci->size && size >= ci->size / 2) {
-			count_in_place(SB_EV_REALLOC_SLAB, p, ci->size, size);
-			return p;
-		}
-		return realloc_move(p, ci->size, size);
-	}
 	q = sb_alloc(size);
 	if (sb_unlikely(q == NULL))
 		return NULL;
+	sb_count(SB_EV_REALLOC_MOVE, 1);
 	memcpy(q, p, size < ci->size ? size : ci->size);
-	push_object(sb_page_map_ref(pg, p), p, "realloc");
+	push_object(e, p, "realloc");
 	return q;
 }
 
+/* p starts a live object of a size class whose slab map entry is e: keep
+ * it, move it, or leave it to realloc_slow (NULL, done false). */
+static SB_ALWAYS_INLINE void *realloc_small(const struct sb_slab_ref *e, void *p, size_t size,
+					    bool *done)
+{
+	const struct sb_class_info *ci = &sb_class_info[e->bin_off >> SB_BIN_SHIFT];
+
+	*done = true;
+	if (sb_likely(size <= ci->size && size >= ci->keep_min))	/* never for other bins */
+		return p;
+	if (size - 1 < SB_SMALL_MAX && e->bin_off < SB_NR_CLASSES << SB_BIN_SHIFT)
+		return realloc_small_move(e, ci, p, size);
+	*done = false;
+	return NULL;
+}
+
+/*
+ * The realloc fast path: p in the zone of the thread's last free (as for
+ * free), an object of a size class not marked free, resized within its
+ * class's keep range: p, counted in the thread cache (sb_tc is live, since
+ * a sentinel has no zone).
+ */
 void *sb_impl_realloc(void *p, size_t size)
 {
+	const struct sb_slab_ref *e;
 	const struct sb_page *pg;
-	const struct sb_class_info *ci = small_object(p, &pg);
+	bool done;
+	void *q;
 
-	if (sb_likely(ci != NULL) && sb_likely(!sb_key_says_free(p))) {
-		if (sb_likely(size <= ci->size && size >= ci->keep_min))
+	if (sb_likely(sb_tc_cached_ref(p, &e)) && sb_likely(sb_slab_ref_takes(e, p)) &&
+	    sb_likely(!sb_key_says_free(p))) {
+		q = realloc_small(e, p, size, &done);
+		if (sb_likely(q == p)) {
+			sb_tc_count_realloc();
 			return p;
-		if (size - 1 < SB_SMALL_MAX)
-			return realloc_small_move(pg, ci, p, size);
+		}
+		if (done)
+			return q;
+	} else if (sb_likely(small_object(p, &pg) != NULL) && sb_likely(!sb_key_says_free(p))) {
+		q = realloc_small(sb_page_map_ref(pg, p), p, size, &done);
+		if (q == p)
+			sb_count(SB_EV_REALLOC_SLAB, 1);
+		if (done)
+			return q;
 	}
 	return realloc_slow(p, size);
 }

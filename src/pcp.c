@@ -93,7 +93,7 @@ void *sb_pcp_alloc(struct sb_pcp *pcp, size_t npages)
 
 	SB_ASSERT(npages >= 1 && npages <= SB_MAX_BLOCK_PAGES);
 	if (npages <= SB_PCP_MAX_PAGES) {
-		if (sb_pcp_pop(pcp, npages, &p)) {
+		if (sb_pcp_list_pop(pcp, npages, &p)) {
 			note_slow(pcp, npages, -1);
 			return p;
 		}
@@ -105,7 +105,7 @@ void *sb_pcp_alloc(struct sb_pcp *pcp, size_t npages)
 		/* Keep the rest for the next allocations. */
 		if (npages > SB_PCP_FAST_PAGES)
 			make_room(pcp, (uint32_t)(npages * (got - 1)), "malloc");
-		for (i = 1; i < got && sb_pcp_push(pcp, (uint32_t)npages, batch[i]); i++)
+		for (i = 1; i < got && sb_pcp_list_push(pcp, npages, batch[i]); i++)
 			note_slow(pcp, npages, 1);
 		if (i < got)
 			sb_buddy_free_batch(batch + i, got - i, "malloc");
@@ -137,7 +137,7 @@ bool sb_pcp_free(struct sb_pcp *pcp, uint32_t npages, void *p, const char *func)
 			drain_list(pcp, npages, func);
 		if (npages > SB_PCP_FAST_PAGES)
 			make_room(pcp, npages, func);
-		if (!sb_pcp_push(pcp, npages, p)) {
+		if (!sb_pcp_list_push(pcp, npages, p)) {
 			sb_buddy_free(p, func);
 			return false;
 		}
@@ -216,6 +216,19 @@ size_t sb_pcp_pages(const struct sb_pcp *pcp)
 	for (n = 1; n <= SB_PCP_FAST_PAGES; n++)
 		pages += count_of(pcp, n) * n;
 	return pages;
+}
+
+void sb_pcp_traffic(const struct sb_pcp *pcp, uint64_t *pops, uint64_t *pushes, uint64_t *bytes)
+{
+	size_t n;
+
+	for (n = 1; n <= SB_PCP_FAST_PAGES; n++) {
+		uint64_t k = sb_read_once(pcp->pops[n]);
+
+		*pops += k;
+		*bytes += k * (n << SB_PAGE_SHIFT);
+		*pushes += sb_read_once(pcp->pushes[n]);
+	}
 }
 
 /* p is an allocated block of npages. */

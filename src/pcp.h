@@ -44,10 +44,14 @@ struct sb_pcp_big {
 
 /*
  * List n is slots[base[n] .. limit[n]), filled up to top[n] (exclusive).
- * A zeroed sb_pcp (a COUNTED face's) has every list empty and full at once:
- * every pop and push misses.
+ * A zeroed sb_pcp has every list empty and full at once: every pop and
+ * push misses.  pops and pushes count what the inline paths served, for
+ * the statistics (written by this thread only, read by any); they outlive
+ * the thread with the cache that embeds the lists.
  */
 struct sb_pcp {
+	uint64_t pops[SB_PCP_FAST_PAGES + 1];
+	uint64_t pushes[SB_PCP_FAST_PAGES + 1];
 	uint16_t top[SB_PCP_MAX_PAGES + 1];
 	uint16_t base[SB_PCP_MAX_PAGES + 1];
 	uint16_t limit[SB_PCP_MAX_PAGES + 1];
@@ -58,34 +62,66 @@ struct sb_pcp {
 	void *slots[SB_PCP_SLOTS];
 };
 
-/* Lay a live thread's lists out (tcache.c, when it sets the cache up). */
+/* Lay a live thread's lists out (tcache.c, when it sets the cache up);
+ * the counts of the cache's earlier threads stay. */
 void sb_pcp_init(struct sb_pcp *pcp);
 /* How many blocks the list of npages (<= SB_PCP_MAX_PAGES) holds. */
 unsigned sb_pcp_depth(size_t npages);
 
-/* A cached block of npages (<= SB_PCP_FAST_PAGES) into *out; false if its
- * list is empty. */
-static inline bool sb_pcp_pop(struct sb_pcp *pcp, size_t npages, void **out)
+/* top[n] += delta as one add to memory (the compilers would load, add and
+ * store it back, as for a bin's top, tcache.h). */
+static SB_ALWAYS_INLINE void pcp_move_top(struct sb_pcp *pcp, size_t n, int delta)
 {
-	unsigned t = pcp->top[npages];
+#if defined(__x86_64__)
+	__asm__("addw %1, %0" : "+m"(pcp->top[n]) : "ir"((int16_t)delta));
+#else
+	pcp->top[n] = (uint16_t)(pcp->top[n] + delta);
+#endif
+}
+
+/* The list of npages (<= SB_PCP_MAX_PAGES): a pop into *out, false if it
+ * is empty; a push of p, false if it is full.  Uncounted: for pcp.c. */
+static inline bool sb_pcp_list_pop(struct sb_pcp *pcp, size_t npages, void **out)
+{
+	size_t t = pcp->top[npages];
 
 	if (t == pcp->base[npages])
 		return false;
-	pcp->top[npages] = (uint16_t)(t - 1);
+	pcp_move_top(pcp, npages, -1);
 	*out = pcp->slots[t - 1];
 	return true;
 }
 
-/* Keep the freed block p of npages (<= SB_PCP_FAST_PAGES); false if its
- * list is full (then sb_pcp_free). */
-static inline bool sb_pcp_push(struct sb_pcp *pcp, uint32_t npages, void *p)
+static inline bool sb_pcp_list_push(struct sb_pcp *pcp, size_t npages, void *p)
 {
-	unsigned t = pcp->top[npages];
+	size_t t = pcp->top[npages];
 
 	if (t == pcp->limit[npages])
 		return false;
 	pcp->slots[t] = p;
-	pcp->top[npages] = (uint16_t)(t + 1);
+	pcp_move_top(pcp, npages, 1);
+	return true;
+}
+
+/* The inline paths: a cached block of npages (<= SB_PCP_FAST_PAGES) into
+ * *out, false if its list is empty; keep the freed block p of npages (<=
+ * SB_PCP_FAST_PAGES), false if its list is full (then sb_pcp_free).
+ * Counted. */
+static inline bool sb_pcp_pop(struct sb_pcp *pcp, size_t npages, void **out)
+{
+	SB_ASSERT(npages <= SB_PCP_FAST_PAGES);
+	if (!sb_pcp_list_pop(pcp, npages, out))
+		return false;
+	sb_counter_add(&pcp->pops[npages], 1);
+	return true;
+}
+
+static inline bool sb_pcp_push(struct sb_pcp *pcp, uint32_t npages, void *p)
+{
+	SB_ASSERT(npages <= SB_PCP_FAST_PAGES);
+	if (!sb_pcp_list_push(pcp, npages, p))
+		return false;
+	sb_counter_add(&pcp->pushes[npages], 1);
 	return true;
 }
 
@@ -111,6 +147,9 @@ bool sb_pcp_holds(const struct sb_pcp *pcp, const void *p);
 void sb_pcp_drain(struct sb_pcp *pcp, const char *func);
 /* Pages held. */
 size_t sb_pcp_pages(const struct sb_pcp *pcp);
+/* What the inline paths served: blocks popped and pushed, and the bytes
+ * popped, added to *pops, *pushes and *bytes (read from any thread). */
+void sb_pcp_traffic(const struct sb_pcp *pcp, uint64_t *pops, uint64_t *pushes, uint64_t *bytes);
 /* Every block is an allocated block of its list's size; counts add up. */
 bool sb_pcp_validate(const struct sb_pcp *pcp);
 

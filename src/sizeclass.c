@@ -14,8 +14,7 @@
  * size's top bit.  The class table for the free path (sb_class_info) is
  * derived here from the same slab geometry the class's cache uses
  * (sb_slab_geometry), so the two cannot disagree.  Both tables are written
- * at bring-up only (and keep_min once more by the constructor, before
- * threads), then read-only.
+ * at bring-up only, then read-only.
  */
 #include "sizeclass.h"
 #include "config.h"
@@ -55,6 +54,8 @@ void sb_sizeclass_init(void)
 	unsigned n = 0, k, i;
 	size_t s;
 
+	for (i = 0; i < sizeof(sb_class_info) / sizeof(sb_class_info[0]); i++)
+		sb_class_info[i].keep_min = UINT32_MAX;	/* no resize in place but a class's */
 	for (s = 16; s <= 64; s += 16)
 		set_class(n++, s);
 	for (k = 6; ((size_t)1 << k) < SB_SMALL_MAX; k++)
@@ -64,14 +65,6 @@ void sb_sizeclass_init(void)
 	for (i = 0; i <= SB_CLASS_LOOKUP_MAX / 16; i++)
 		sb_class_lookup[i] = (uint16_t)(sb_size_class_slow(i ? (size_t)i * 16 : 1)
 						<< SB_BIN_SHIFT);
-}
-
-void sb_sizeclass_count_reallocs(void)
-{
-	unsigned i;
-
-	for (i = 0; i < SB_NR_CLASSES; i++)
-		sb_class_info[i].keep_min = UINT32_MAX;
 }
 
 uint32_t sb_class_size(unsigned cls)

@@ -39,8 +39,6 @@ extern struct sb_class_info sb_class_info[256];
 void sb_sizeclass_init(void);
 /* The class of size computed without the table (the table is built from it). */
 unsigned sb_size_class_slow(size_t size);
-/* Send every realloc to the slow path (statistics count it there). */
-void sb_sizeclass_count_reallocs(void);
 
 /* The class serving size (size <= SB_SMALL_MAX). */
 static inline unsigned sb_size_class(size_t size)

@@ -9,10 +9,12 @@
  *             gave (os.c reads /proc/self/smaps; the registry says which
  *             of the process's mappings are regions or huge blocks).
  *   counters  per call, by the layer that served it (magazine, depot, slab,
- *             page lists, buddy, own mapping), bytes requested and handed
- *             out, live bytes and their peak: the event counters of
- *             counters.c, kept only when the program runs with
- *             SBMALLOC_STATS or SBMALLOC_STATS_SIGNAL set.
+ *             page lists, buddy, own mapping), and the bytes handed out:
+ *             always kept, where each layer counts for the least (the
+ *             slow paths' event counters of counters.c, the pops, derived
+ *             pushes and remote frees of the thread caches and their page
+ *             lists, sb_tc_traffic); see count_calls().  live_bytes is
+ *             state, what the heap holds for the program (heap_usage()).
  *
  * The dump comes in two forms, text (sb_stats_dump) and JSON
  * (sb_stats_dump_json, docs/stats-json.md), written from one walk of the
@@ -81,7 +83,9 @@ static int stderr_copy = 2;		/* survives a program closing fd 2 */
 
 /* ---- Heap usage (mallinfo2) --------------------------------------------- */
 
-void sb_heap_usage(struct sb_heap_usage *u)
+/* The heap's use; locked: with the layers' locks (else racy, for a signal
+ * handler). */
+static void heap_usage(struct sb_heap_usage *u, bool locked)
 {
 	struct sb_region_counters rc;
 	struct sb_huge_counters hc;
@@ -93,13 +97,13 @@ void sb_heap_usage(struct sb_heap_usage *u)
 
 	memset(u, 0, sizeof(*u));
 	sb_region_counters(&rc);
-	sb_huge_counters(&hc, true);
+	sb_huge_counters(&hc, locked);
 	for (c = sb_cache_first(); c != NULL; c = sb_cache_next(c)) {
 		struct sb_slab_counters sc;
 		struct sb_depot_counters dc;
 
-		sb_slab_counters(sb_cache_slab(c), &sc, true);
-		sb_depot_counters(sb_cache_depot(c), &dc, true);
+		sb_slab_counters(sb_cache_slab(c), &sc, locked);
+		sb_depot_counters(sb_cache_depot(c), &dc, locked);
 		slab_pages += sc.num_slabs * sc.pages_per_slab;
 		slab_obj_bytes += sc.active_objs * sc.size;
 		slab_free_bytes += (sc.num_slabs * sc.objs_per_slab - sc.active_objs) * sc.size;
@@ -109,7 +113,7 @@ void sb_heap_usage(struct sb_heap_usage *u)
 	for (i = 0; i < n; i++) {
 		struct sb_zone_counters zc;
 
-		sb_buddy_counters(i, &zc, true);
+		sb_buddy_counters(i, &zc, locked);
 		buddy_used += zc.used_pages;
 		buddy_free += zc.free_pages;
 		dirty += zc.dirty_pages;
@@ -125,6 +129,11 @@ void sb_heap_usage(struct sb_heap_usage *u)
 	u->in_use = u->in_use > u->cached ? u->in_use - u->cached : 0;
 	u->free = (buddy_free << SB_PAGE_SHIFT) + slab_free_bytes + u->cached + hc.cached_bytes;
 	u->dirty = (dirty << SB_PAGE_SHIFT) + hc.cached_bytes;
+}
+
+void sb_heap_usage(struct sb_heap_usage *u)
+{
+	heap_usage(u, true);
 }
 
 /* ---- Output without stdio ---------------------------------------------- */
@@ -296,7 +305,6 @@ static void out_json_key(struct out *o, const char *key)
 
 struct dump_head {
 	uint64_t pid;
-	bool counters_on;
 };
 
 /* A slabinfo row: the columns of /proc/slabinfo 2.1, in its order. */
@@ -333,8 +341,8 @@ struct dump_region {
 	uint64_t free_bytes, resident_bytes, thp_bytes, hugetlb_bytes;
 };
 
-/* A line of the summary.  The JSON dump puts the event counters
- * (counters.c, zero unless counting) apart from the state. */
+/* A line of the summary.  The JSON dump puts the counters of calls
+ * (counters.c and the fast paths' own, see calls()) apart from the state. */
 enum fig_unit { FIG_COUNT, FIG_BYTES, FIG_PCT /* v in hundredths */ };
 enum fig_section { FIG_SUMMARY, FIG_COUNTERS };
 
@@ -502,17 +510,72 @@ static void walk_regions(struct out *o, const struct dump_writer *w, bool locked
 	} while (first < n);
 }
 
+/*
+ * What served the calls: the slow paths' event counters (counters.c) and
+ * what the fast paths counted in their own structures (sb_tc_traffic).
+ * Lock-free: exact when the threads are quiet.
+ */
+struct calls {
+	uint64_t malloc_mag, malloc_depot, malloc_slab, malloc_pages, malloc_buddy, malloc_huge;
+	uint64_t malloc_guard;
+	uint64_t free_mag, free_depot, free_slab, free_remote, free_pages, free_buddy, free_huge;
+	uint64_t free_guard;
+	uint64_t realloc_slab, realloc_buddy, realloc_huge, realloc_move;
+	uint64_t calloc, aligned, handed_out;
+};
+
+static void count_calls(struct calls *c)
+{
+	uint64_t n[SB_NR_EVENTS];
+	struct sb_tc_traffic tr;
+
+	sb_counters_sum(n);
+	sb_tc_traffic(&tr);
+	*c = (struct calls){
+		.malloc_mag = tr.pops, .malloc_depot = n[SB_EV_MALLOC_DEPOT],
+		.malloc_slab = n[SB_EV_MALLOC_SLAB], .malloc_pages = tr.page_pops,
+		.malloc_buddy = n[SB_EV_MALLOC_BUDDY], .malloc_huge = n[SB_EV_MALLOC_HUGE],
+		.malloc_guard = n[SB_EV_MALLOC_GUARD],
+		.free_mag = tr.pushes, .free_depot = n[SB_EV_FREE_DEPOT],
+		.free_slab = n[SB_EV_FREE_SLAB], .free_remote = tr.remote,
+		.free_pages = tr.page_pushes, .free_buddy = n[SB_EV_FREE_BUDDY],
+		.free_huge = n[SB_EV_FREE_HUGE], .free_guard = n[SB_EV_FREE_GUARD],
+		.realloc_slab = tr.reallocs + n[SB_EV_REALLOC_SLAB], .realloc_buddy = n[SB_EV_REALLOC_BUDDY],
+		.realloc_huge = n[SB_EV_REALLOC_HUGE], .realloc_move = n[SB_EV_REALLOC_MOVE],
+		.calloc = tr.callocs + n[SB_EV_CALLOC], .aligned = n[SB_EV_ALIGNED],
+		.handed_out = tr.pop_bytes + tr.page_pop_bytes + n[SB_EV_HANDED_OUT],
+	};
+}
+
+static uint64_t calls_malloc(const struct calls *c)
+{
+	return c->malloc_mag + c->malloc_depot + c->malloc_slab + c->malloc_pages +
+	       c->malloc_buddy + c->malloc_huge + c->malloc_guard;
+}
+
+static uint64_t calls_free(const struct calls *c)
+{
+	return c->free_mag + c->free_depot + c->free_slab + c->free_remote + c->free_pages +
+	       c->free_buddy + c->free_huge + c->free_guard;
+}
+
+static uint64_t calls_realloc(const struct calls *c)
+{
+	return c->realloc_slab + c->realloc_buddy + c->realloc_huge + c->realloc_move;
+}
+
 static void dump(int fd, bool locked, const struct dump_writer *w)
 {
 	struct out o = { .fd = fd, .len = 0 };
-	struct dump_head head = { (uint64_t)getpid(), sb_counting };
+	struct dump_head head = { (uint64_t)getpid() };
 	struct totals t;
 	struct figures s;
 	struct sb_region_counters rc;
 	struct sb_huge_counters hc;
 	struct sb_guard_counters gc;
-	uint64_t n[SB_NR_EVENTS], mapped, mag_ops;
-	long live_bytes, live_peak;
+	struct sb_heap_usage u;
+	struct calls k;
+	uint64_t mapped, mag_ops;
 	struct rusage ru;
 
 	memset(&t, 0, sizeof(t));
@@ -524,27 +587,23 @@ static void dump(int fd, bool locked, const struct dump_writer *w)
 	sb_region_counters(&rc);
 	sb_huge_counters(&hc, locked);
 	sb_guard_counters(&gc);
-	sb_counters_sum(n);
-	sb_counters_live_bytes(&live_bytes, &live_peak);
+	heap_usage(&u, locked);
+	count_calls(&k);
 	getrusage(RUSAGE_SELF, &ru);
 	mapped = rc.region_bytes + hc.bytes + hc.cached_bytes;
-	mag_ops = n[SB_EV_MALLOC_MAG] + n[SB_EV_MALLOC_DEPOT] + n[SB_EV_MALLOC_SLAB] +
-		  n[SB_EV_FREE_MAG] + n[SB_EV_FREE_DEPOT] + n[SB_EV_FREE_SLAB];
+	mag_ops = k.malloc_mag + k.malloc_depot + k.malloc_slab +
+		  k.free_mag + k.free_depot + k.free_slab;
 
 #define C(key, unit, v) fig(&s, FIG_COUNTERS, key, unit, v)
 #define S(key, unit, v) fig(&s, FIG_SUMMARY, key, unit, v)
-	C("requested_bytes", FIG_BYTES, n[SB_EV_REQUESTED]);
-	C("handed_out_bytes", FIG_BYTES, n[SB_EV_HANDED_OUT]);
-	C("internal_fragmentation_pct", FIG_PCT, n[SB_EV_HANDED_OUT] > n[SB_EV_REQUESTED] ?
-	  pct100(n[SB_EV_HANDED_OUT] - n[SB_EV_REQUESTED], n[SB_EV_HANDED_OUT]) : 0);
-	C("live_bytes", FIG_BYTES, (uint64_t)(live_bytes > 0 ? live_bytes : 0));
-	C("live_bytes_peak", FIG_BYTES, (uint64_t)(live_peak > 0 ? live_peak : 0));
+	C("handed_out_bytes", FIG_BYTES, k.handed_out);
 	S("mapped_bytes", FIG_BYTES, mapped);
 	S("mapped_bytes_peak", FIG_BYTES, sb_os_mapped_peak());
 	S("regions", FIG_COUNT, rc.regions);
 	S("slab_bytes", FIG_BYTES, t.slab_bytes);
 	S("buddy_free_bytes", FIG_BYTES, t.free_bytes);
 	S("resident_bytes", FIG_BYTES, t.resident_bytes + (locked ? sb_huge_resident() : hc.bytes));
+	S("live_bytes", FIG_BYTES, u.in_use);
 	S("process_peak_rss_bytes", FIG_BYTES, (uint64_t)ru.ru_maxrss * 1024);
 	S("huge_page_share_pct", FIG_PCT, pct100(t.thp_bytes + t.hugetlb_bytes, mapped));
 	S("thp_bytes", FIG_BYTES, t.thp_bytes);
@@ -560,35 +619,34 @@ static void dump(int fd, bool locked, const struct dump_writer *w)
 	S("guard_live", FIG_COUNT, gc.live);
 	S("guard_allocations", FIG_COUNT, gc.sampled);
 	S("guard_reports", FIG_COUNT, gc.reports);
-	C("large_allocations", FIG_COUNT, n[SB_EV_MALLOC_PAGES] + n[SB_EV_MALLOC_BUDDY]);
-	C("huge_allocations", FIG_COUNT, n[SB_EV_MALLOC_HUGE]);
-	C("magazine_hit_pct", FIG_PCT, pct100(n[SB_EV_MALLOC_MAG] + n[SB_EV_FREE_MAG], mag_ops));
+	C("large_allocations", FIG_COUNT, k.malloc_pages + k.malloc_buddy);
+	C("huge_allocations", FIG_COUNT, k.malloc_huge);
+	C("magazine_hit_pct", FIG_PCT, pct100(k.malloc_mag + k.free_mag, mag_ops));
 	S("depot_exchanges", FIG_COUNT, t.exchanges);
-	C("malloc", FIG_COUNT, n[SB_EV_MALLOC_MAG] + n[SB_EV_MALLOC_DEPOT] + n[SB_EV_MALLOC_SLAB] +
-	  n[SB_EV_MALLOC_PAGES] + n[SB_EV_MALLOC_BUDDY] + n[SB_EV_MALLOC_HUGE]);
-	C("malloc_magazine", FIG_COUNT, n[SB_EV_MALLOC_MAG]);
-	C("malloc_depot", FIG_COUNT, n[SB_EV_MALLOC_DEPOT]);
-	C("malloc_slab", FIG_COUNT, n[SB_EV_MALLOC_SLAB]);
-	C("malloc_page_cache", FIG_COUNT, n[SB_EV_MALLOC_PAGES]);
-	C("malloc_buddy", FIG_COUNT, n[SB_EV_MALLOC_BUDDY]);
-	C("malloc_huge", FIG_COUNT, n[SB_EV_MALLOC_HUGE]);
-	C("malloc_aligned", FIG_COUNT, n[SB_EV_ALIGNED]);
-	C("free", FIG_COUNT, n[SB_EV_FREE_MAG] + n[SB_EV_FREE_DEPOT] + n[SB_EV_FREE_SLAB] +
-	  n[SB_EV_FREE_REMOTE] + n[SB_EV_FREE_PAGES] + n[SB_EV_FREE_BUDDY] + n[SB_EV_FREE_HUGE]);
-	C("free_magazine", FIG_COUNT, n[SB_EV_FREE_MAG]);
-	C("free_depot", FIG_COUNT, n[SB_EV_FREE_DEPOT]);
-	C("free_slab", FIG_COUNT, n[SB_EV_FREE_SLAB]);
-	C("free_remote", FIG_COUNT, n[SB_EV_FREE_REMOTE]);
-	C("free_page_cache", FIG_COUNT, n[SB_EV_FREE_PAGES]);
-	C("free_buddy", FIG_COUNT, n[SB_EV_FREE_BUDDY]);
-	C("free_huge", FIG_COUNT, n[SB_EV_FREE_HUGE]);
-	C("realloc", FIG_COUNT, n[SB_EV_REALLOC_SLAB] + n[SB_EV_REALLOC_BUDDY] +
-	  n[SB_EV_REALLOC_HUGE] + n[SB_EV_REALLOC_MOVE]);
-	C("realloc_in_place_slab", FIG_COUNT, n[SB_EV_REALLOC_SLAB]);
-	C("realloc_in_place_buddy", FIG_COUNT, n[SB_EV_REALLOC_BUDDY]);
-	C("realloc_in_place_huge", FIG_COUNT, n[SB_EV_REALLOC_HUGE]);
-	C("realloc_moved", FIG_COUNT, n[SB_EV_REALLOC_MOVE]);
-	C("calloc", FIG_COUNT, n[SB_EV_CALLOC]);
+	C("malloc", FIG_COUNT, calls_malloc(&k));
+	C("malloc_magazine", FIG_COUNT, k.malloc_mag);
+	C("malloc_depot", FIG_COUNT, k.malloc_depot);
+	C("malloc_slab", FIG_COUNT, k.malloc_slab);
+	C("malloc_page_cache", FIG_COUNT, k.malloc_pages);
+	C("malloc_buddy", FIG_COUNT, k.malloc_buddy);
+	C("malloc_huge", FIG_COUNT, k.malloc_huge);
+	C("malloc_guarded", FIG_COUNT, k.malloc_guard);
+	C("malloc_aligned", FIG_COUNT, k.aligned);
+	C("free", FIG_COUNT, calls_free(&k));
+	C("free_magazine", FIG_COUNT, k.free_mag);
+	C("free_depot", FIG_COUNT, k.free_depot);
+	C("free_slab", FIG_COUNT, k.free_slab);
+	C("free_remote", FIG_COUNT, k.free_remote);
+	C("free_page_cache", FIG_COUNT, k.free_pages);
+	C("free_buddy", FIG_COUNT, k.free_buddy);
+	C("free_huge", FIG_COUNT, k.free_huge);
+	C("free_guarded", FIG_COUNT, k.free_guard);
+	C("realloc", FIG_COUNT, calls_realloc(&k));
+	C("realloc_in_place_slab", FIG_COUNT, k.realloc_slab);
+	C("realloc_in_place_buddy", FIG_COUNT, k.realloc_buddy);
+	C("realloc_in_place_huge", FIG_COUNT, k.realloc_huge);
+	C("realloc_moved", FIG_COUNT, k.realloc_move);
+	C("calloc", FIG_COUNT, k.calloc);
 #undef C
 #undef S
 	w->summary(&o, &head, &s);
@@ -652,7 +710,7 @@ static void text_summary(struct out *o, const struct dump_head *h, const struct 
 
 	out_str(o, "\nsummary - sbmalloc " PACKAGE_VERSION ", pid ");
 	out_u64(o, h->pid, 0);
-	out_str(o, h->counters_on ? ", counters on\n" : ", counters off (set SBMALLOC_STATS)\n");
+	out_str(o, ", counters on\n");	/* always (JSON format 2 on) */
 	for (i = 0; i < s->n; i++) {
 		out_pad(o, s->f[i].key, 28, true);
 		if (s->f[i].unit == FIG_PCT)
@@ -674,7 +732,7 @@ void sb_stats_dump(int fd, bool locked)
 
 /* ---- The dump: JSON (docs/stats-json.md) -------------------------------- */
 
-#define JSON_FORMAT_VERSION "1"
+#define JSON_FORMAT_VERSION "2"
 
 static void json_slabinfo(struct out *o, const struct dump_head *h)
 {
@@ -686,7 +744,7 @@ static void json_slabinfo(struct out *o, const struct dump_head *h)
 	out_u64(o, h->pid, 0);
 	out_str(o, ", ");
 	out_json_key(o, "counters_on");
-	out_str(o, h->counters_on ? "true" : "false");
+	out_str(o, "true");	/* always (JSON format 2 on) */
 	out_str(o, ",\n ");
 	out_json_key(o, "slabinfo");
 	out_mem(o, "[", 1);
@@ -867,88 +925,62 @@ void sb_stats_init(void)
 /* The names of "stats.<name>" (include/sbmalloc.h says what each is): the
  * summary's figures, computed as the dump computes them. */
 enum stat_id {
-	ST_ALLOCATED, ST_ALLOCATED_PEAK, ST_REQUESTED, ST_HANDED_OUT, ST_MALLOC, ST_FREE,
-	ST_REALLOC, ST_CALLOC, ST_MAPPED, ST_MAPPED_PEAK, ST_RESIDENT, ST_REGIONS, ST_SLAB,
-	ST_BUDDY_FREE, ST_HUGE_BLOCKS, ST_HUGE_BYTES, ST_HUGE_CACHED_BYTES, ST_COUNTING,
+	ST_ALLOCATED, ST_HANDED_OUT, ST_MALLOC, ST_FREE, ST_REALLOC, ST_CALLOC, ST_MAPPED,
+	ST_MAPPED_PEAK, ST_RESIDENT, ST_REGIONS, ST_SLAB, ST_BUDDY_FREE, ST_HUGE_BLOCKS,
+	ST_HUGE_BYTES, ST_HUGE_CACHED_BYTES,
 };
 
-enum stat_type { ST_SIZE, ST_U64, ST_INT };
+enum stat_type { ST_SIZE, ST_U64 };
 
 static const struct {
 	const char *name;
 	enum stat_type type;
-	bool counted;		/* an event counter: only while counting */
 } stat_names[] = {
-	[ST_ALLOCATED] = { "allocated", ST_SIZE, true },
-	[ST_ALLOCATED_PEAK] = { "allocated_peak", ST_SIZE, true },
-	[ST_REQUESTED] = { "requested", ST_U64, true },
-	[ST_HANDED_OUT] = { "handed_out", ST_U64, true },
-	[ST_MALLOC] = { "malloc", ST_U64, true },
-	[ST_FREE] = { "free", ST_U64, true },
-	[ST_REALLOC] = { "realloc", ST_U64, true },
-	[ST_CALLOC] = { "calloc", ST_U64, true },
-	[ST_MAPPED] = { "mapped", ST_SIZE, false },
-	[ST_MAPPED_PEAK] = { "mapped_peak", ST_SIZE, false },
-	[ST_RESIDENT] = { "resident", ST_SIZE, false },
-	[ST_REGIONS] = { "regions", ST_SIZE, false },
-	[ST_SLAB] = { "slab", ST_SIZE, false },
-	[ST_BUDDY_FREE] = { "buddy_free", ST_SIZE, false },
-	[ST_HUGE_BLOCKS] = { "huge_blocks", ST_SIZE, false },
-	[ST_HUGE_BYTES] = { "huge_bytes", ST_SIZE, false },
-	[ST_HUGE_CACHED_BYTES] = { "huge_cached_bytes", ST_SIZE, false },
-	[ST_COUNTING] = { "counting", ST_INT, false },
+	[ST_ALLOCATED] = { "allocated", ST_SIZE },
+	[ST_HANDED_OUT] = { "handed_out", ST_U64 },
+	[ST_MALLOC] = { "malloc", ST_U64 },
+	[ST_FREE] = { "free", ST_U64 },
+	[ST_REALLOC] = { "realloc", ST_U64 },
+	[ST_CALLOC] = { "calloc", ST_U64 },
+	[ST_MAPPED] = { "mapped", ST_SIZE },
+	[ST_MAPPED_PEAK] = { "mapped_peak", ST_SIZE },
+	[ST_RESIDENT] = { "resident", ST_SIZE },
+	[ST_REGIONS] = { "regions", ST_SIZE },
+	[ST_SLAB] = { "slab", ST_SIZE },
+	[ST_BUDDY_FREE] = { "buddy_free", ST_SIZE },
+	[ST_HUGE_BLOCKS] = { "huge_blocks", ST_SIZE },
+	[ST_HUGE_BYTES] = { "huge_bytes", ST_SIZE },
+	[ST_HUGE_CACHED_BYTES] = { "huge_cached_bytes", ST_SIZE },
 };
-
-static uint64_t events_sum(const enum sb_event *ev, size_t n)
-{
-	uint64_t sum[SB_NR_EVENTS], total = 0;
-	size_t i;
-
-	sb_counters_sum(sum);
-	for (i = 0; i < n; i++)
-		total += sum[ev[i]];
-	return total;
-}
 
 static uint64_t stat_value(enum stat_id id)
 {
-	static const enum sb_event mallocs[] = {
-		SB_EV_MALLOC_MAG, SB_EV_MALLOC_DEPOT, SB_EV_MALLOC_SLAB,
-		SB_EV_MALLOC_PAGES, SB_EV_MALLOC_BUDDY, SB_EV_MALLOC_HUGE,
-	}, frees[] = {
-		SB_EV_FREE_MAG, SB_EV_FREE_DEPOT, SB_EV_FREE_SLAB, SB_EV_FREE_REMOTE,
-		SB_EV_FREE_PAGES, SB_EV_FREE_BUDDY, SB_EV_FREE_HUGE,
-	}, reallocs[] = {
-		SB_EV_REALLOC_SLAB, SB_EV_REALLOC_BUDDY, SB_EV_REALLOC_HUGE, SB_EV_REALLOC_MOVE,
-	};
-	static const enum sb_event requested = SB_EV_REQUESTED, handed_out = SB_EV_HANDED_OUT,
-		callocs = SB_EV_CALLOC;
 	struct sb_region_counters rc;
 	struct sb_huge_counters hc;
+	struct sb_heap_usage u;
 	struct sb_cache *c;
-	long live, peak;
+	struct calls k;
 	uint64_t v = 0;
 	size_t i, n;
 
 	sb_region_counters(&rc);
 	sb_huge_counters(&hc, true);
-	sb_counters_live_bytes(&live, &peak);
+	count_calls(&k);
 	switch (id) {
-	case ST_ALLOCATED: return live > 0 ? (uint64_t)live : 0;
-	case ST_ALLOCATED_PEAK: return peak > 0 ? (uint64_t)peak : 0;
-	case ST_REQUESTED: return events_sum(&requested, 1);
-	case ST_HANDED_OUT: return events_sum(&handed_out, 1);
-	case ST_MALLOC: return events_sum(mallocs, sizeof(mallocs) / sizeof(mallocs[0]));
-	case ST_FREE: return events_sum(frees, sizeof(frees) / sizeof(frees[0]));
-	case ST_REALLOC: return events_sum(reallocs, sizeof(reallocs) / sizeof(reallocs[0]));
-	case ST_CALLOC: return events_sum(&callocs, 1);
+	case ST_ALLOCATED:
+		heap_usage(&u, true);
+		return u.in_use;
+	case ST_HANDED_OUT: return k.handed_out;
+	case ST_MALLOC: return calls_malloc(&k);
+	case ST_FREE: return calls_free(&k);
+	case ST_REALLOC: return calls_realloc(&k);
+	case ST_CALLOC: return k.calloc;
 	case ST_MAPPED: return rc.region_bytes + hc.bytes + hc.cached_bytes;
 	case ST_MAPPED_PEAK: return sb_os_mapped_peak();
 	case ST_REGIONS: return rc.regions;
 	case ST_HUGE_BLOCKS: return hc.count;
 	case ST_HUGE_BYTES: return hc.bytes;
 	case ST_HUGE_CACHED_BYTES: return hc.cached_bytes;
-	case ST_COUNTING: return sb_counting;
 	case ST_SLAB:
 		for (c = sb_cache_first(); c != NULL; c = sb_cache_next(c)) {
 			struct sb_slab_counters sc;
@@ -979,32 +1011,22 @@ static int stats_ctl(const char *name, void *oldp, size_t *oldlenp, const void *
 {
 	size_t i, z, size;
 	uint64_t v;
-	int n;
 
 	for (i = 0; i < sizeof(stat_names) / sizeof(stat_names[0]); i++)
 		if (strcmp(name, stat_names[i].name) == 0)
 			break;
 	if (i == sizeof(stat_names) / sizeof(stat_names[0]))
 		return ENOENT;
-	size = stat_names[i].type == ST_SIZE ? sizeof(z) :
-	       stat_names[i].type == ST_U64 ? sizeof(v) : sizeof(n);
+	size = stat_names[i].type == ST_SIZE ? sizeof(z) : sizeof(v);
 	if (newp != NULL || newlen != 0)
 		return EPERM;
 	if (oldp == NULL || oldlenp == NULL || *oldlenp != size)
 		return sb_ctl_value(oldp, oldlenp, NULL, size);
-	if (stat_names[i].counted && !sb_counting)
-		return EAGAIN;
 	v = stat_value((enum stat_id)i);
-	switch (stat_names[i].type) {
-	case ST_SIZE:
-		z = (size_t)v;
-		return sb_ctl_value(oldp, oldlenp, &z, size);
-	case ST_U64:
+	if (stat_names[i].type == ST_U64)
 		return sb_ctl_value(oldp, oldlenp, &v, size);
-	default:
-		n = (int)v;
-		return sb_ctl_value(oldp, oldlenp, &n, size);
-	}
+	z = (size_t)v;
+	return sb_ctl_value(oldp, oldlenp, &z, size);
 }
 
 SB_EXPORT int sb_ctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)

@@ -47,11 +47,20 @@
  * (other destructors) go straight to the slab layer.  With SBMALLOC_CHECK=1
  * no thread gets a cache: every malloc and free goes to the slab layer,
  * where freed objects are poisoned and every double free is seen in the
- * slab's bitmap.  With statistics on, each live cache has a COUNTED face
- * (tcache.h).
+ * slab's bitmap.
  *
- * Lock: tc_lock protects the list of thread caches (statistics, draining,
- * fork); a thread's own cache is touched only by that thread, except by
+ * Counting (tcache.h): a bin's pops are counted by the fast path; every
+ * change of the loaded magazine goes through bin_open(), which tallies
+ * the pushes less pops of the magazine it replaces, and every retired
+ * remote magazine adds its rounds to the bin's remote frees.  Counts stay
+ * with the cache when its thread exits (tc_all lists every cache for the
+ * statistics, without a lock); each thread also takes a block of slow-path
+ * counters (counters.c) with its cache.
+ *
+ * Lock: tc_lock protects the lists of live and spare thread caches
+ * (the free key's checks, draining, fork; the statistics walk tc_all,
+ * which is push-only, without it); a
+ * thread's own cache is touched only by that thread, except by
  * sb_tc_drain(), whose caller guarantees nobody uses that bin.  In a forked
  * child only the forking thread exists; the other threads' caches stay on
  * the list, owned by nobody (sb_tc_fork_child).  Lock order: fork.c.
@@ -67,22 +76,23 @@
 #include "slab.h"
 
 #include <pthread.h>
+#include <string.h>
 
 #define SENTINEL_BIN(tc)                                                             \
 	{ sb_mag_sentinel.objs, sb_mag_sentinel.objs, sb_mag_sentinel.objs, &sb_mag_sentinel, \
-	  &sb_mag_sentinel, &sb_mag_sentinel, &sb_mag_sentinel, tc }
+	  &sb_mag_sentinel, &sb_mag_sentinel, 0, tc }
 #define SENTINEL_BINS(tc) { [0 ... SB_NR_BINS - 1] = SENTINEL_BIN(tc) }
-#define SENTINEL_INBOX { [0 ... SB_NR_BINS - 1] = SB_INBOX_CLOSED }
+#define SENTINEL_SIDE { [0 ... SB_NR_BINS - 1] = { .inbox = SB_INBOX_CLOSED } }
 #define SENTINEL_ZONE .zone_map_bytes = 0
 /* A sentinel's bins are all alike: every size may use the first. */
 #define SENTINEL_DIRECT(tc) .direct = { [0 ... SB_DIRECT_MAX / 16] = &(tc).bins[0] }
 const struct sb_bin sb_bin_nobody = SENTINEL_BIN(NULL);
 static struct sb_tcache tc_empty_sentinel = { .bins = SENTINEL_BINS(&tc_empty_sentinel), SENTINEL_ZONE,
 					      SENTINEL_DIRECT(tc_empty_sentinel),
-					      .inbox = SENTINEL_INBOX, .state = SB_TC_EMPTY };
+					      .side = SENTINEL_SIDE, .state = SB_TC_EMPTY };
 static struct sb_tcache tc_dead_sentinel = { .bins = SENTINEL_BINS(&tc_dead_sentinel), SENTINEL_ZONE,
 					     SENTINEL_DIRECT(tc_dead_sentinel),
-					     .inbox = SENTINEL_INBOX, .state = SB_TC_DEAD };
+					     .side = SENTINEL_SIDE, .state = SB_TC_DEAD };
 __thread struct sb_tcache *sb_tc __attribute__((tls_model("initial-exec"))) = &tc_empty_sentinel;
 
 _Static_assert(sizeof(struct sb_tcache) <= SB_META_MAX, "a thread cache comes from meta.c");
@@ -90,6 +100,7 @@ _Static_assert(sizeof(struct sb_tcache) <= SB_META_MAX, "a thread cache comes fr
 static pthread_mutex_t tc_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sb_tcache *tc_list;
 static struct sb_tcache *tc_spares;	/* caches of exited threads, for reuse */
+static struct sb_tcache *tc_all;	/* every cache ever made, push-only */
 static pthread_key_t tc_key;
 static bool tc_key_ready;
 static struct sb_depot *bin_depot[SB_NR_BINS];	/* release/acquire */
@@ -110,9 +121,21 @@ void sb_tc_attach(unsigned bin, struct sb_depot *d)
 
 /* ---- Open and closed magazines ------------------------------------------- */
 
-/* m becomes b's loaded magazine, open: top counts its rounds. */
-static void bin_open(struct sb_bin *b, struct sb_mag *m)
+/* The slow paths' half of the bin b (tcache.h). */
+static inline struct sb_bin_side *side_of(struct sb_bin *b)
 {
+	return (struct sb_bin_side *)(b + SB_NR_BINS);
+}
+
+/* m becomes b's loaded magazine, open: top counts its rounds.  Before, top
+ * and base still describe the magazine m replaces (or are equal), whose
+ * pushes less pops go into the tally. */
+static SB_ALWAYS_INLINE void bin_open(struct sb_bin *b, struct sb_mag *m)
+{
+	struct sb_bin_side *t = side_of(b);
+
+	t->net += (int64_t)(b->top - b->base) - (int64_t)t->open_rounds;
+	t->open_rounds = sb_mag_rounds(m);
 	b->loaded = m;
 	b->base = sb_mag_objs(m);
 	b->limit = b->base + sb_mag_cap(m);
@@ -121,7 +144,7 @@ static void bin_open(struct sb_bin *b, struct sb_mag *m)
 
 /* The loaded magazine's rounds field is brought up to date from top:
  * before anything but the fast paths looks at it.  The bin stays open. */
-static void bin_close(struct sb_bin *b)
+static SB_ALWAYS_INLINE void bin_close(struct sb_bin *b)
 {
 	SB_ASSERT(b->base == sb_mag_objs(b->loaded) && b->top >= b->base && b->top <= b->limit);
 	if (sb_mag_is_real(b->loaded))
@@ -129,7 +152,7 @@ static void bin_close(struct sb_bin *b)
 }
 
 /* The loaded and the previous magazine trade places; b is closed. */
-static void bin_swap(struct sb_bin *b)
+static SB_ALWAYS_INLINE void bin_swap(struct sb_bin *b)
 {
 	struct sb_mag *m = b->loaded;
 
@@ -195,7 +218,7 @@ static bool loaded_holds(const struct sb_bin *b, const void *p)
 /* The magazine in tc's inbox of bin, read from any thread (or the sentinel). */
 static const struct sb_mag *inbox_mag(const struct sb_tcache *tc, unsigned bin)
 {
-	const struct sb_mag *m = __atomic_load_n(&tc->inbox[bin], __ATOMIC_ACQUIRE);
+	const struct sb_mag *m = __atomic_load_n(&tc->side[bin].inbox, __ATOMIC_ACQUIRE);
 
 	return m == NULL || m == SB_INBOX_CLOSED ? &sb_mag_sentinel : m;
 }
@@ -205,9 +228,9 @@ static void point_at_sentinel(struct sb_tcache *tc)
 	unsigned i;
 
 	for (i = 0; i < SB_NR_BINS; i++) {
-		bin_open(&tc->bins[i], &sb_mag_sentinel);
-		tc->bins[i].prev = tc->bins[i].remote = tc->bins[i].spare = &sb_mag_sentinel;
 		tc->bins[i].tc = tc;
+		bin_open(&tc->bins[i], &sb_mag_sentinel);
+		tc->bins[i].prev = tc->bins[i].remote = tc->side[i].spare = &sb_mag_sentinel;
 	}
 	for (i = 0; i <= SB_DIRECT_MAX / 16; i++)
 		tc->direct[i] = (struct sb_bin *)((char *)tc->bins + sb_class_lookup[i]);
@@ -228,75 +251,56 @@ struct sb_page *sb_tc_page_of_miss(const void *p)
 	return pg;
 }
 
-/*
- * Put a COUNTED face in front of tc: the fast paths then always miss and
- * the slow paths count.  Without memory the thread is simply not counted.
- */
-static void add_face(struct sb_tcache *tc)
-{
-	struct sb_tcache *face;
-
-	if (!sb_counters_thread_begin())
-		return;
-	face = sb_meta_alloc(sizeof(*face));
-	if (face == NULL) {
-		sb_counters_thread_end();
-		return;
-	}
-	point_at_sentinel(face);
-	face->state = SB_TC_COUNTED;
-	face->real = tc;
-	tc->face = face;
-	sb_tc = face;
-}
-
 void sb_tc_init(void)
 {
 	if (!tc_key_ready && pthread_key_create(&tc_key, thread_exit) == 0) {
 		tc_key_ready = true;
 		if (sb_tc->state == SB_TC_LIVE)
 			pthread_setspecific(tc_key, sb_tc);
-		else if (sb_tc->state == SB_TC_COUNTED)
-			pthread_setspecific(tc_key, sb_tc->real);
 	}
-}
-
-void sb_tc_start_counting(void)
-{
-	if (sb_tc->state == SB_TC_LIVE && sb_tc->face == NULL)
-		add_face(sb_tc);
 }
 
 /* The calling thread's live cache, creating it; NULL if dead or no memory. */
 static SB_NOINLINE struct sb_tcache *tc_get(void)
 {
 	struct sb_tcache *tc = sb_tc;
+	bool fresh;
 	unsigned i;
 
 	if (sb_likely(tc->state == SB_TC_LIVE))
 		return tc;
-	if (tc->state == SB_TC_COUNTED)
-		return tc->real;
-	if (tc->state == SB_TC_DEAD || sb_config.check || sb_config.guard_rate == 1)
-		return NULL;	/* SBMALLOC_CHECK, SBMALLOC_GUARD=1: every object goes
-				 * through the slow paths */
+	if (tc->state == SB_TC_DEAD)
+		return NULL;
+	if (sb_config.check || sb_config.guard_rate == 1) {
+		/* SBMALLOC_CHECK, SBMALLOC_GUARD=1: every object goes through
+		 * the slow paths, which count in the thread's own block, given
+		 * back at exit (the key's value is the empty sentinel). */
+		if (sb_counters_thread_begin() && tc_key_ready)
+			pthread_setspecific(tc_key, &tc_empty_sentinel);
+		return NULL;
+	}
 	pthread_mutex_lock(&tc_lock);
 	tc = tc_spares;
 	if (tc != NULL)
 		tc_spares = tc->next;
 	pthread_mutex_unlock(&tc_lock);
-	if (tc == NULL && (tc = sb_meta_alloc(sizeof(*tc))) == NULL)
+	fresh = tc == NULL;
+	if (fresh && (tc = sb_meta_alloc(sizeof(*tc))) == NULL)	/* zeroed: no counts */
 		return NULL;
 	point_at_sentinel(tc);
 	sb_pcp_init(&tc->pcp);
-	tc->face = tc->real = NULL;
 	tc->prev = NULL;
+	if (fresh) {	/* set up: sb_tc_traffic() may read it from now on */
+		tc->all_next = __atomic_load_n(&tc_all, __ATOMIC_RELAXED);
+		while (!__atomic_compare_exchange_n(&tc_all, &tc->all_next, tc, false,
+						    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			;
+	}
 	for (i = 0; i < SB_NR_BINS; i++)
-		__atomic_store_n(&tc->inbox[i], NULL, __ATOMIC_RELEASE);
-	tc->state = SB_TC_LIVE;
+		__atomic_store_n(&tc->side[i].inbox, NULL, __ATOMIC_RELEASE);
+	sb_write_once(tc->state, SB_TC_LIVE);
 	sb_tc = tc;		/* before anything below can call malloc */
-	if (sb_counting)
-		add_face(tc);
+	sb_counters_thread_begin();
 	pthread_mutex_lock(&tc_lock);
 	tc->next = tc_list;
 	if (tc_list)
@@ -323,7 +327,7 @@ struct sb_pcp *sb_tc_pcp(void)
 static bool bin_valid(struct sb_tcache *tc, unsigned bin)
 {
 	struct sb_bin *b = &tc->bins[bin];
-	const struct sb_mag *r = tc->bins[bin].remote, *in = inbox_mag(tc, bin);
+	const struct sb_mag *r = b->remote, *spare = tc->side[bin].spare, *in = inbox_mag(tc, bin);
 	struct sb_depot *d = depot_of(bin);
 
 	if (b->base != sb_mag_objs(b->loaded) || b->limit != b->base + sb_mag_cap(b->loaded) ||
@@ -333,9 +337,9 @@ static bool bin_valid(struct sb_tcache *tc, unsigned bin)
 
 	if (d == NULL)
 		return !sb_mag_is_real(b->loaded) && !sb_mag_is_real(b->prev) && !sb_mag_is_real(r) &&
-		       !sb_mag_is_real(b->spare) && !sb_mag_is_real(in)
+		       !sb_mag_is_real(spare) && !sb_mag_is_real(in)
 		       ? true : sb_invalid("tcache", "magazines for a bin without a cache", bin);
-	if (sb_mag_is_real(b->spare) && !sb_mag_is_empty(b->spare))
+	if (sb_mag_is_real(spare) && !sb_mag_is_empty(spare))
 		return sb_invalid("tcache", "spare magazine not empty", bin);
 	if (sb_mag_is_real(in) && !sb_mag_is_full(in))
 		return sb_invalid("tcache", "magazine sent home not full", bin);
@@ -361,12 +365,10 @@ static inline unsigned refill_count(const struct sb_slab_cache *c, const struct 
 /* m, empty (or the sentinel), becomes bin's spare, or goes to the depot. */
 static void keep_empty(struct sb_tcache *tc, unsigned bin, struct sb_mag *m, const char *func)
 {
-	struct sb_bin *b = &tc->bins[bin];
-
 	if (!sb_mag_is_real(m))
 		return;
-	if (!sb_mag_is_real(b->spare))
-		b->spare = m;
+	if (!sb_mag_is_real(tc->side[bin].spare))
+		tc->side[bin].spare = m;
 	else
 		sb_depot_put(depot_of(bin), m, func);
 }
@@ -374,11 +376,10 @@ static void keep_empty(struct sb_tcache *tc, unsigned bin, struct sb_mag *m, con
 /* bin's spare empty magazine, or one from the depot (NULL: no memory). */
 static struct sb_mag *take_empty(struct sb_tcache *tc, unsigned bin)
 {
-	struct sb_bin *b = &tc->bins[bin];
-	struct sb_mag *m = b->spare;
+	struct sb_mag *m = tc->side[bin].spare;
 
 	if (sb_mag_is_real(m)) {
-		b->spare = &sb_mag_sentinel;
+		tc->side[bin].spare = &sb_mag_sentinel;
 		return m;
 	}
 	return sb_depot_get_empty(depot_of(bin));
@@ -397,33 +398,32 @@ void *sb_tc_alloc_slow(unsigned bin, const char *func)
 		goto direct;
 	SB_ASSERT_FULL(bin_valid(tc, bin));
 	b = &tc->bins[bin];
-	if (sb_bin_pop(b, &p)) {
-		sb_count(SB_EV_MALLOC_MAG, 1);	/* counting mode: every call is here */
+	if (sb_bin_pop(b, &p))	/* a magazine's (counted), for callers without a fast path */
 		return p;
-	}
 	bin_close(b);
 	if (!sb_mag_is_empty(b->prev)) {
 		bin_swap(b);
-		sb_count(SB_EV_MALLOC_MAG, 1);
-		goto pop;
+		sb_guard_note((unsigned)(b->top - b->base));
+		sb_bin_pop(b, &p);	/* a magazine's, counted */
+		return p;
 	}
 	/* Both empty: take what other threads sent home, else trade the
 	 * previous (empty) magazine for a full one at the depot. */
-	if (__atomic_load_n(&tc->inbox[bin], __ATOMIC_RELAXED) != NULL) {
-		full = __atomic_exchange_n(&tc->inbox[bin], NULL, __ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&tc->side[bin].inbox, __ATOMIC_RELAXED) != NULL) {
+		full = __atomic_exchange_n(&tc->side[bin].inbox, NULL, __ATOMIC_ACQUIRE);
 		SB_ASSERT(sb_mag_is_real(full) && sb_mag_is_full(full));
 		keep_empty(tc, bin, b->prev, func);
 		b->prev = b->loaded;	/* empty, or the sentinel */
 		bin_open(b, full);
 		sb_count(SB_EV_MALLOC_DEPOT, 1);
-		goto pop;
+		goto take;
 	}
 	full = sb_depot_exchange(d, sb_mag_is_real(b->prev) ? b->prev : NULL, false, func);
 	if (full != NULL) {
 		b->prev = b->loaded;	/* empty, or the sentinel */
 		bin_open(b, full);
 		sb_count(SB_EV_MALLOC_DEPOT, 1);
-		goto pop;
+		goto take;
 	}
 	if (!sb_mag_is_real(b->loaded)) {
 		m = sb_depot_get_empty(d);
@@ -436,15 +436,18 @@ void *sb_tc_alloc_slow(unsigned bin, const char *func)
 		return NULL;
 	bin_open(b, m);
 	sb_count(SB_EV_MALLOC_SLAB, 1);
-pop:
+take:
+	/* A pop of the bin, counted as the depot's or the slab layer's. */
 	sb_guard_note((unsigned)(b->top - b->base));
 	sb_bin_pop(b, &p);
+	side_of(b)->takes++;
 	return p;
 direct:
 	if (sb_slab_alloc_batch(c, &p, 1, func) == 0)
 		return NULL;
 	sb_guard_note(1);
 	sb_count(SB_EV_MALLOC_SLAB, 1);
+	sb_count(SB_EV_HANDED_OUT, sb_slab_size(c));
 	return p;
 }
 
@@ -459,25 +462,23 @@ void sb_tc_free_slow(unsigned bin, void *p, const char *func)
 		goto direct;
 	SB_ASSERT_FULL(bin_valid(tc, bin));
 	b = &tc->bins[bin];
-	if (sb_bin_push(b, p)) {
-		sb_count(SB_EV_FREE_MAG, 1);	/* counting mode: every call is here */
+	if (sb_bin_push(b, p))	/* a magazine's, for callers without a fast path */
 		return;
-	}
 	bin_close(b);
 	m = b->loaded;
 	if (sb_mag_is_real(b->prev) && sb_mag_is_empty(b->prev)) {
 		bin_swap(b);
-		sb_count(SB_EV_FREE_MAG, 1);
-		goto push;
+		sb_bin_push(b, p);	/* a magazine's */
+		return;
 	}
 	if (!sb_mag_is_real(m)) {
-		/* First free of this bin by this thread. */
+		/* First free of this bin by this thread: a magazine's. */
 		m = sb_depot_get_empty(d);
 		if (m == NULL)
 			goto direct;
 		bin_open(b, m);
-		sb_count(SB_EV_FREE_MAG, 1);
-		goto push;
+		sb_bin_push(b, p);
+		return;
 	}
 	/* Loaded full, previous full (or none): the previous goes to the depot. */
 	empty = sb_depot_exchange(d, sb_mag_is_real(b->prev) ? b->prev : NULL, true, func);
@@ -488,8 +489,8 @@ void sb_tc_free_slow(unsigned bin, void *p, const char *func)
 	b->prev = m;
 	bin_open(b, empty);
 	sb_count(SB_EV_FREE_DEPOT, 1);
-push:
-	sb_bin_push(b, p);
+	sb_bin_push(b, p);	/* the depot's */
+	side_of(b)->gives++;
 	return;
 direct:
 	sb_count(SB_EV_FREE_SLAB, 1);
@@ -554,9 +555,9 @@ static bool send_home(const void *owner, unsigned bin, struct sb_mag *m)
 	struct sb_tcache *home = sb_tc_of_token(owner);
 	struct sb_mag *expected = NULL;
 
-	if (home == NULL || __atomic_load_n(&home->inbox[bin], __ATOMIC_RELAXED) != NULL)
+	if (home == NULL || __atomic_load_n(&home->side[bin].inbox, __ATOMIC_RELAXED) != NULL)
 		return false;
-	return __atomic_compare_exchange_n(&home->inbox[bin], &expected, m, false,
+	return __atomic_compare_exchange_n(&home->side[bin].inbox, &expected, m, false,
 					   __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 }
 
@@ -572,9 +573,9 @@ void sb_tc_free_other(unsigned bin, void *p, const void *owner, const char *func
 		sb_tc_free_slow(bin, p, func);
 		return;
 	}
-	sb_count(SB_EV_FREE_REMOTE, 1);	/* counting mode: every such free is here */
 	m = tc->bins[bin].remote;
 	if (sb_mag_is_real(m) && sb_mag_is_full(m)) {
+		tc->side[bin].remote_frees += sb_mag_rounds(m);
 		if (send_home(owner, bin, m)) {
 			m = take_empty(tc, bin);
 		} else {
@@ -589,6 +590,7 @@ void sb_tc_free_other(unsigned bin, void *p, const void *owner, const char *func
 		tc->bins[bin].remote = m != NULL ? m : &sb_mag_sentinel;
 	}
 	if (m == NULL) {
+		tc->side[bin].remote_frees++;
 		sb_slab_free_batch(sb_depot_slab(d), &p, 1, func);
 		return;
 	}
@@ -609,22 +611,23 @@ static void flush_bin(struct sb_tcache *tc, unsigned bin, struct sb_mag *after,
 	struct sb_mag *r = b->remote, *in;
 	struct sb_depot *d = depot_of(bin);
 
-	in = __atomic_exchange_n(&tc->inbox[bin], after, __ATOMIC_ACQUIRE);
+	in = __atomic_exchange_n(&tc->side[bin].inbox, after, __ATOMIC_ACQUIRE);
 	bin_close(b);
 	if (sb_mag_is_real(b->loaded))
 		sb_depot_put(d, b->loaded, func);
 	if (sb_mag_is_real(b->prev))
 		sb_depot_put(d, b->prev, func);
-	if (sb_mag_is_real(b->spare))
-		sb_depot_put(d, b->spare, func);
+	if (sb_mag_is_real(tc->side[bin].spare))
+		sb_depot_put(d, tc->side[bin].spare, func);
 	if (sb_mag_is_real(r)) {
+		tc->side[bin].remote_frees += sb_mag_rounds(r);
 		sb_mag_empty(r, sb_depot_slab(d), func);
 		sb_depot_put(d, r, func);
 	}
 	if (in != NULL && in != SB_INBOX_CLOSED)
 		sb_depot_put(d, in, func);
 	bin_open(b, &sb_mag_sentinel);
-	b->prev = b->remote = b->spare = &sb_mag_sentinel;
+	b->prev = b->remote = tc->side[bin].spare = &sb_mag_sentinel;
 }
 
 static void flush(struct sb_tcache *tc, struct sb_mag *inbox_after, const char *func)
@@ -640,8 +643,6 @@ void sb_tc_flush(const char *func)
 {
 	struct sb_tcache *tc = sb_tc;
 
-	if (tc->state == SB_TC_COUNTED)
-		tc = tc->real;
 	if (tc->state == SB_TC_LIVE)
 		flush(tc, NULL, func);
 }
@@ -660,13 +661,12 @@ static void thread_exit(void *arg)
 {
 	struct sb_tcache *tc = arg;
 
+	sb_counters_thread_end();
+	if (tc == &tc_empty_sentinel)
+		return;		/* a thread without a cache (tc_get) */
 	/* Objects in a thread's magazines were freed by it: report as free(). */
 	flush(tc, SB_INBOX_CLOSED, "free");
 	sb_tc = &tc_dead_sentinel;
-	if (tc->face != NULL) {
-		sb_counters_thread_end();
-		sb_meta_free(tc->face, sizeof(*tc->face));
-	}
 	pthread_mutex_lock(&tc_lock);
 	if (tc->prev)
 		tc->prev->next = tc->next;
@@ -674,7 +674,7 @@ static void thread_exit(void *arg)
 		tc_list = tc->next;
 	if (tc->next)
 		tc->next->prev = tc->prev;
-	tc->state = SB_TC_DEAD;
+	sb_write_once(tc->state, SB_TC_DEAD);
 	tc->next = tc_spares;	/* never freed: slabs may still name it */
 	tc_spares = tc;
 	pthread_mutex_unlock(&tc_lock);
@@ -687,8 +687,6 @@ bool sb_tc_validate(void)
 	struct sb_tcache *tc = sb_tc;
 	unsigned i;
 
-	if (tc->state == SB_TC_COUNTED)
-		tc = tc->real;
 	if (tc->state != SB_TC_LIVE)
 		return true;
 	for (i = 0; i < SB_NR_BINS; i++)
@@ -697,19 +695,23 @@ bool sb_tc_validate(void)
 	return sb_pcp_validate(&tc->pcp);
 }
 
+/* Lock-free over tc_all, so that a signal handler's dump may call it: an
+ * exiting thread's cache counts until it is flushed, a spare holds nothing. */
 void sb_tc_counters(struct sb_tc_counters *out)
 {
 	struct sb_tcache *tc;
 	size_t objs = 0, pages = 0, threads = 0;
 	unsigned i;
 
-	pthread_mutex_lock(&tc_lock);
-	for (tc = tc_list; tc != NULL; tc = tc->next) {
+	for (tc = __atomic_load_n(&tc_all, __ATOMIC_ACQUIRE); tc != NULL; tc = tc->all_next) {
+		if (sb_read_once(tc->state) != SB_TC_LIVE)
+			continue;
 		threads++;
 		for (i = 0; i < SB_NR_BINS; i++) {
 			void **loaded;
 			uint32_t r = loaded_rounds(&tc->bins[i], &loaded) +
-				     sb_mag_rounds(tc->bins[i].prev) + sb_mag_rounds(tc->bins[i].remote) +
+				     sb_mag_rounds(sb_read_once(tc->bins[i].prev)) +
+				     sb_mag_rounds(sb_read_once(tc->bins[i].remote)) +
 				     sb_mag_rounds(inbox_mag(tc, i));
 
 			if (r != 0)
@@ -717,10 +719,40 @@ void sb_tc_counters(struct sb_tc_counters *out)
 		}
 		pages += sb_pcp_pages(&tc->pcp);
 	}
-	pthread_mutex_unlock(&tc_lock);
 	out->threads = threads;
 	out->obj_bytes = objs;
 	out->page_bytes = pages << SB_PAGE_SHIFT;
+}
+
+void sb_tc_traffic(struct sb_tc_traffic *out)
+{
+	struct sb_tcache *tc;
+	unsigned i;
+
+	memset(out, 0, sizeof(*out));
+	for (tc = __atomic_load_n(&tc_all, __ATOMIC_ACQUIRE); tc != NULL; tc = tc->all_next) {
+		for (i = 0; i < SB_NR_BINS; i++) {
+			const struct sb_bin *b = &tc->bins[i];
+			const struct sb_bin_side *t = &tc->side[i];
+			struct sb_depot *d = depot_of(i);
+			void **objs;
+			uint64_t pops = sb_read_once(b->pops), takes = sb_read_once(t->takes);
+			int64_t net = sb_read_once(t->net) + (int64_t)loaded_rounds(b, &objs) -
+				      (int64_t)sb_read_once(t->open_rounds);
+			uint64_t pushes = (int64_t)pops + net > 0 ? (uint64_t)((int64_t)pops + net) : 0;
+			uint64_t gives = sb_read_once(t->gives);
+
+			if (d != NULL)	/* every pop hands an object out */
+				out->pop_bytes += pops * sb_slab_size(sb_depot_slab(d));
+			out->pops += pops > takes ? pops - takes : 0;
+			out->pushes += pushes > gives ? pushes - gives : 0;
+			out->remote += sb_read_once(tc->side[i].remote_frees) +
+				       sb_mag_rounds(__atomic_load_n(&b->remote, __ATOMIC_RELAXED));
+		}
+		out->callocs += sb_read_once(tc->callocs);
+		out->reallocs += sb_read_once(tc->reallocs);
+		sb_pcp_traffic(&tc->pcp, &out->page_pops, &out->page_pushes, &out->page_pop_bytes);
+	}
 }
 
 void sb_tc_fork_prepare(void)

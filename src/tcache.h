@@ -5,6 +5,13 @@
  *
  * Every field of struct sb_tcache is written by tcache.c or the inline
  * functions below, except the embedded page lists, which are pcp.c's.
+ *
+ * The statistics of what the fast paths served cost them one add, or
+ * nothing: a bin counts its pops; its pushes follow from the pops and the
+ * movement of top, which bin_open() (tcache.c) tallies whenever a
+ * magazine stops being the loaded one (every other change of top is a
+ * push or a pop); remote frees are the rounds of the remote magazines
+ * retired and the rounds of the current one.  sb_tc_traffic() adds them up.
  */
 #ifndef SB_TCACHE_H
 #define SB_TCACHE_H
@@ -32,19 +39,37 @@ struct sb_bin {
 	struct sb_mag *loaded;
 	struct sb_mag *prev;
 	struct sb_mag *remote;
-	struct sb_mag *spare;		/* empty, for the next remote magazine */
+	uint64_t pops;			/* every pop of the fast paths, ever */
 	struct sb_tcache *tc;		/* the cache holding this bin (NULL: sb_bin_nobody) */
 };
 
 _Static_assert(sizeof(struct sb_bin) == 1 << SB_BIN_SHIFT, "bin offsets scale by SB_BIN_SHIFT");
 
 /*
- * EMPTY and DEAD are the sentinels' states.  A COUNTED cache is the face a
- * thread shows the fast paths when statistics are on: its magazines are
- * the sentinel's and its page lists empty, so every call misses the fast
- * path and is counted in a slow path, which works on the LIVE cache behind
- * it.
+ * The slow paths' half of a bin, SB_NR_BINS bins after it in the cache
+ * (sb_tc_side), so that a bin finds it with no arithmetic: the inbox, one
+ * full magazine of this cache's objects that another thread sent home
+ * (atomic: NULL, a magazine, or closed after exit); the spare, an empty
+ * magazine for the next remote magazine; and the tally of the statistics
+ * (see above): the net of pushes less pops over the magazines the bin has
+ * closed, and the rounds of the loaded magazine when it was opened; the
+ * pops and pushes of the slow paths that are the depot's or the slab
+ * layer's (after a refill, after an exchange); the frees sent to remote
+ * magazines that are gone (home, to the depot, or emptied).  Written by
+ * tcache.c.
  */
+struct sb_bin_side {
+	struct sb_mag *inbox;
+	struct sb_mag *spare;
+	int64_t net;
+	uint64_t takes, gives, remote_frees;
+	uint32_t open_rounds;
+	uint32_t unused[3];
+};
+
+_Static_assert(sizeof(struct sb_bin_side) == sizeof(struct sb_bin), "a bin's side is SB_NR_BINS bins on");
+
+/* EMPTY and DEAD are the sentinels' states. */
 /*
  * Owner tokens (slab.h) are bins: the bin of the slab's size class in the
  * thread cache that last refilled from the slab, so that the free fast
@@ -62,13 +87,14 @@ static inline struct sb_tcache *sb_tc_of_token(const void *owner)
 /* An inbox that takes nothing: an exited thread's, or a sentinel's. */
 #define SB_INBOX_CLOSED ((struct sb_mag *)(uintptr_t)1)
 
-enum sb_tc_state { SB_TC_EMPTY, SB_TC_LIVE, SB_TC_DEAD, SB_TC_COUNTED };
+enum sb_tc_state { SB_TC_EMPTY, SB_TC_LIVE, SB_TC_DEAD };
 
 /* Sizes up to this find their bin in the thread cache's own table. */
 #define SB_DIRECT_MAX 1024
 
 struct sb_tcache {
 	struct sb_bin bins[SB_NR_BINS];
+	struct sb_bin_side side[SB_NR_BINS];	/* right after bins: sb_tc_side() */
 	/* The bin of each size up to SB_DIRECT_MAX, by (size + 15) / 16, as in
 	 * the class table (sizeclass.h): malloc's fast path loads the bin with
 	 * one instruction.  Written when the cache is set up, then only read. */
@@ -80,14 +106,12 @@ struct sb_tcache {
 	uintptr_t zone_map_bytes;
 	const struct sb_slab_ref *zone_refs;
 	struct sb_page *zone_pages;
-	/* Per bin, one full magazine of this cache's objects that another
-	 * thread sent home (atomic: NULL, a magazine, or closed after exit). */
-	struct sb_mag *inbox[SB_NR_BINS];
+	uint64_t callocs;		/* served by the fast path */
+	uint64_t reallocs;		/* in place, by the fast path */
 	struct sb_pcp pcp;
 	enum sb_tc_state state;
-	struct sb_tcache *real;		/* COUNTED: the thread's LIVE cache */
-	struct sb_tcache *face;		/* LIVE: the COUNTED face, or NULL */
 	struct sb_tcache *next, *prev;	/* every live thread cache, or the spares */
+	struct sb_tcache *all_next;	/* every cache ever made (push-only) */
 };
 
 /*
@@ -120,6 +144,7 @@ static inline bool sb_bin_pop(struct sb_bin *b, void **out)
 	if (sb_unlikely(t == b->base))
 		return false;
 	bin_move_top(b, -1);
+	sb_counter_add(&b->pops, 1);
 	*out = t[-1];
 	return true;
 }
@@ -211,19 +236,40 @@ static inline struct sb_page *sb_tc_cached_page(const void *p)
  * calling thread's cache remembers the zone. */
 struct sb_page *sb_tc_page_of_miss(const void *p);
 
-/* The page lists of the fast paths: the thread's, or a COUNTED face's
- * (always empty).  Pop only; pushes go through sb_tc_pcp_live(). */
+/* The page lists of the fast paths: the thread's, or a sentinel's (always
+ * empty).  Pop only; pushes go through sb_tc_pcp(). */
 static inline struct sb_pcp *sb_tc_pcp_front(void)
 {
 	return &sb_tc->pcp;
 }
 
-/* The calling thread's page lists if its cache is live and not counted. */
+/* The calling thread's page lists if its cache is live, else NULL. */
 static inline struct sb_pcp *sb_tc_pcp_live(void)
 {
 	struct sb_tcache *tc = sb_tc;
 
 	return tc->state == SB_TC_LIVE ? &tc->pcp : NULL;
+}
+
+/* calloc's pop: sb_tc_pop_direct()'s, or sb_tc_pop_at()'s at off, from
+ * one read of sb_tc, counted as a calloc (the cache is live if it pops). */
+static inline bool sb_tc_pop_calloc(size_t size, size_t off, void **out)
+{
+	struct sb_tcache *tc = sb_tc;
+	struct sb_bin *b = size <= SB_DIRECT_MAX ? tc->direct[(size + 15) >> 4]
+						 : (struct sb_bin *)((char *)tc->bins + off);
+
+	if (sb_unlikely(!sb_bin_pop(b, out)))
+		return false;
+	sb_counter_add(&tc->callocs, 1);
+	return true;
+}
+
+/* A realloc in place that the fast path served, after a hit in the zone
+ * of the last free (so sb_tc is live: a sentinel has no zone). */
+static inline void sb_tc_count_realloc(void)
+{
+	sb_counter_add(&sb_tc->reallocs, 1);
 }
 
 /* The calling thread's own page lists (creating its cache), or NULL. */
@@ -239,8 +285,7 @@ void sb_tc_free_slow(unsigned bin, void *p, const char *func);
  * push onto the thread's magazine only when the slab's owner token (slab.h,
  * a bin: see sb_bin_nobody above) is a bin of sb_tc; anything else comes
  * here (owner NULL: nobody's), which pushes it onto the magazine after
- * all if the owner is the thread's own cache behind a COUNTED face, and
- * otherwise collects it in the thread's remote magazine of the bin, which
+ * all if the owner is the thread's own cache, and otherwise collects it in the thread's remote magazine of the bin, which
  * goes home when full, to the inbox of the owner of the object that filled
  * it, or to the depot if that inbox is taken: the freeing thread does not
  * reuse objects that share cache lines with another thread's (tcache.c).
@@ -265,8 +310,6 @@ void sb_tc_drain(unsigned bin, const char *func);
 
 /* From the library constructor: the thread-exit key. */
 void sb_tc_init(void);
-/* Statistics were just turned on: the caller's cache gets a face. */
-void sb_tc_start_counting(void);
 
 /* The calling thread's cache is valid: magazines of their bins' caches. */
 bool sb_tc_validate(void);
@@ -277,6 +320,21 @@ struct sb_tc_counters {
 	size_t page_bytes;		/* blocks in page lists */
 };
 void sb_tc_counters(struct sb_tc_counters *out);
+
+/*
+ * What the fast paths of every thread cache ever made served, and the
+ * objects of their bins' slow-path pops and pushes: mallocs from a
+ * magazine (pops), frees onto one (pushes, including the slow paths'
+ * after a depot exchange), frees onto remote magazines, the bytes of every
+ * pop (the slow paths' too), callocs and reallocs in place; and of the page lists, pops, pushes and bytes popped.  No lock:
+ * exact when the threads are quiet, racy (a magazine being swapped counts
+ * as empty) while they run, so safe from a signal handler.
+ */
+struct sb_tc_traffic {
+	uint64_t pops, pushes, remote, pop_bytes, callocs, reallocs;
+	uint64_t page_pops, page_pushes, page_pop_bytes;
+};
+void sb_tc_traffic(struct sb_tc_traffic *out);
 
 /* Fork: tc_lock (fork.c). */
 void sb_tc_fork_prepare(void);

@@ -11,8 +11,8 @@
  * abort().  That holds for every size (small objects, page blocks kept by
  * the thread or by the buddy allocator, huge blocks), however many other
  * frees come between the two frees of an object, whichever threads make
- * them, in a forked child as in its parent, and with statistics counting
- * on as off.  And a program that makes no mistake never stops, whatever
+ * them, in a forked child as in its parent, and with SBMALLOC_STATS set
+ * as without.  And a program that makes no mistake never stops, whatever
  * its objects hold: the free key sbmalloc leaves in freed memory is a hint
  * checked against the truth, so live data equal to it is no double free.
  *
@@ -1664,10 +1664,10 @@ TEST(realloc_of_foreign_mmap_aborts_as_invalid_pointer)
 /* ---- With statistics on ------------------------------------------------------- */
 
 /*
- * Counting mode (SBMALLOC_STATS set) sends every malloc and free through
- * the slow paths, behind a COUNTED face of the thread cache: the same
- * misuses are caught there, the same correct programs run.  Each of these
- * runs one test above in a new process with SBMALLOC_STATS set.
+ * SBMALLOC_STATS set (a dump at exit, and an exit path of its own): the
+ * same misuses are caught, the same correct programs run.  (It once
+ * also sent every call through the slow paths, which counted.)  Each of
+ * these runs one test above in a new process with SBMALLOC_STATS set.
  */
 static void run_with_statistics(const char *test)
 {

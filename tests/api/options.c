@@ -14,7 +14,7 @@
  *     all in a set-uid program, which ignores every variable;
  *   - SBMALLOC_VERBOSE=1 lists every option in force, one line each;
  *   - sb_ctl() reads every "opt.*" and "stats.*" name and "version", writes
- *     opt.dirty_max only, and says ENOENT, EINVAL, EPERM or EAGAIN.
+ *     opt.dirty_max only, and says ENOENT, EINVAL or EPERM.
  *
  * sbmalloc reads the environment at start-up, so each case runs this
  * program again (/proc/self/exe --role NAME) with exactly the environment
@@ -55,22 +55,19 @@ enum kind { K_INT, K_SIZE, K_U64, K_STR };
 static const struct ctl_name {
 	const char *name;
 	enum kind kind;
-	int counted;		/* EAGAIN unless the program counts */
 } opt_names[] = {
-	{ "opt.hugepages", K_STR, 0 }, { "opt.check", K_INT, 0 }, { "opt.dirty_max", K_SIZE, 0 },
-	{ "opt.stats", K_INT, 0 }, { "opt.stats_file", K_STR, 0 },
-	{ "opt.stats_signal", K_INT, 0 }, { "opt.stats_format", K_STR, 0 },
-	{ "opt.guard", K_SIZE, 0 }, { "opt.verbose", K_INT, 0 },
+	{ "opt.hugepages", K_STR }, { "opt.check", K_INT }, { "opt.dirty_max", K_SIZE },
+	{ "opt.stats", K_INT }, { "opt.stats_file", K_STR },
+	{ "opt.stats_signal", K_INT }, { "opt.stats_format", K_STR },
+	{ "opt.guard", K_SIZE }, { "opt.verbose", K_INT },
 }, stats_names[] = {
-	{ "stats.counting", K_INT, 0 }, { "stats.allocated", K_SIZE, 1 },
-	{ "stats.allocated_peak", K_SIZE, 1 }, { "stats.requested", K_U64, 1 },
-	{ "stats.handed_out", K_U64, 1 }, { "stats.malloc", K_U64, 1 },
-	{ "stats.free", K_U64, 1 }, { "stats.realloc", K_U64, 1 }, { "stats.calloc", K_U64, 1 },
-	{ "stats.mapped", K_SIZE, 0 }, { "stats.mapped_peak", K_SIZE, 0 },
-	{ "stats.resident", K_SIZE, 0 }, { "stats.regions", K_SIZE, 0 },
-	{ "stats.slab", K_SIZE, 0 }, { "stats.buddy_free", K_SIZE, 0 },
-	{ "stats.huge_blocks", K_SIZE, 0 }, { "stats.huge_bytes", K_SIZE, 0 },
-	{ "stats.huge_cached_bytes", K_SIZE, 0 },
+	{ "stats.allocated", K_SIZE }, { "stats.handed_out", K_U64 }, { "stats.malloc", K_U64 },
+	{ "stats.free", K_U64 }, { "stats.realloc", K_U64 }, { "stats.calloc", K_U64 },
+	{ "stats.mapped", K_SIZE }, { "stats.mapped_peak", K_SIZE },
+	{ "stats.resident", K_SIZE }, { "stats.regions", K_SIZE },
+	{ "stats.slab", K_SIZE }, { "stats.buddy_free", K_SIZE },
+	{ "stats.huge_blocks", K_SIZE }, { "stats.huge_bytes", K_SIZE },
+	{ "stats.huge_cached_bytes", K_SIZE },
 };
 #define NR(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -449,7 +446,7 @@ TEST(stats_takes_booleans_and_0_is_off)
 	setup();
 	check_accepted("SBMALLOC_STATS=0", "opt.stats", "0");
 	check_accepted("SBMALLOC_STATS=off", "opt.stats", "0");
-	check_accepted("SBMALLOC_STATS=No", "stats.counting", "0");
+	check_accepted("SBMALLOC_STATS=No", "opt.stats", "0");
 	teardown();
 }
 
@@ -458,8 +455,6 @@ TEST(stats_signal_9_warns_and_sets_no_handler)
 	setup();
 	check_warned("SBMALLOC_STATS_SIGNAL=9", WARNING "SBMALLOC_STATS_SIGNAL=9: signal 9 cannot "
 		     "be caught, using none (the default)", "opt.stats_signal", "0");
-	check_warned("SBMALLOC_STATS_SIGNAL=9", WARNING "SBMALLOC_STATS_SIGNAL=9: signal 9 cannot "
-		     "be caught, using none (the default)", "stats.counting", "0");
 	teardown();
 }
 
@@ -499,7 +494,6 @@ TEST(stats_signal_takes_USR1_USR2_in_any_case_and_numbers)
 	check_accepted("SBMALLOC_STATS_SIGNAL=usr2", "opt.stats_signal", usr2);
 	check_accepted("SBMALLOC_STATS_SIGNAL=SIGUSR1", "opt.stats_signal", usr1);
 	check_accepted("SBMALLOC_STATS_SIGNAL=40", "opt.stats_signal", "40");
-	check_accepted("SBMALLOC_STATS_SIGNAL=40", "stats.counting", "1");
 	teardown();
 }
 
@@ -523,8 +517,6 @@ TEST(unknown_variable_warns_with_a_guess_and_changes_nothing)
 	setup();
 	check_warned("SBMALLOC_STAT=1", WARNING "SBMALLOC_STAT=1: unknown variable (did you mean "
 		     "SBMALLOC_STATS?), using nothing from it", "opt.stats", "0");
-	check_warned("SBMALLOC_STAT=1", WARNING "SBMALLOC_STAT=1: unknown variable (did you mean "
-		     "SBMALLOC_STATS?), using nothing from it", "stats.counting", "0");
 	check_warned("SBMALLOC_XYZZY=1", WARNING "SBMALLOC_XYZZY=1: unknown variable, using "
 		     "nothing from it", "opt.check", "0");
 	teardown();
@@ -707,61 +699,60 @@ TEST(sb_ctl_reads_every_opt_name_with_its_defaults)
 	teardown();
 }
 
-/* Under counting (SBMALLOC_STATS), every stats.* name reads; after a
- * megabyte is written, memory is mapped and resident. */
-TEST(sb_ctl_reads_every_stats_name_while_counting)
+/* Every stats.* name reads, with SBMALLOC_STATS or without it (the
+ * counters are always kept); after a megabyte is written, memory is mapped
+ * and resident. */
+TEST(sb_ctl_reads_every_stats_name_with_or_without_SBMALLOC_STATS)
 {
-	static const char *const env[] = { "SBMALLOC_STATS=/dev/null", NULL };
+	static const char *const stats[] = { "SBMALLOC_STATS=/dev/null", NULL };
+	static const char *const *envs[] = { stats, NULL };
 	char prefix[128], line[600];
 	unsigned long long mapped, resident, mallocs;
 	struct run r;
-	size_t i;
+	size_t i, e;
 
 	setup();
-	run("stats", env, &r);
-	for (i = 0; i < NR(stats_names); i++) {
-		snprintf(prefix, sizeof prefix, "role: %s=", stats_names[i].name);
-		CHECKF(line_starting(r.err, prefix, line, sizeof line) != NULL, "%s: %s",
-		       stats_names[i].name, r.err);
+	for (e = 0; e < NR(envs); e++) {
+		run("stats", envs[e], &r);
+		for (i = 0; i < NR(stats_names); i++) {
+			snprintf(prefix, sizeof prefix, "role: %s=", stats_names[i].name);
+			CHECKF(line_starting(r.err, prefix, line, sizeof line) != NULL, "%s: %s",
+			       stats_names[i].name, r.err);
+		}
+		CHECK(sscanf(shown(&r, "stats.mapped"), "%llu", &mapped) == 1);
+		CHECK(sscanf(shown(&r, "stats.resident"), "%llu", &resident) == 1);
+		CHECK(sscanf(shown(&r, "stats.malloc"), "%llu", &mallocs) == 1);
+		CHECKF(mapped >= (1u << 20) && resident >= (1u << 20) && resident <= mapped,
+		       "mapped %llu, resident %llu", mapped, resident);
+		CHECK(mallocs >= 1);
+		free(r.err);
 	}
-	CHECK(has_line(r.err, "role: stats.counting=1"));
-	CHECK(sscanf(shown(&r, "stats.mapped"), "%llu", &mapped) == 1);
-	CHECK(sscanf(shown(&r, "stats.resident"), "%llu", &resident) == 1);
-	CHECK(sscanf(shown(&r, "stats.malloc"), "%llu", &mallocs) == 1);
-	CHECKF(mapped >= (1u << 20) && resident >= (1u << 20) && resident <= mapped,
-	       "mapped %llu, resident %llu", mapped, resident);
-	CHECK(mallocs >= 1);
-	free(r.err);
 	teardown();
 }
 
-/* Without counting, a counted statistic is EAGAIN, the others read. */
-TEST(sb_ctl_counted_stats_are_EAGAIN_without_counting)
+/* The names of earlier builds that the always-kept counters cannot give
+ * (requested bytes, the live peak) or that lost their meaning are gone. */
+TEST(sb_ctl_names_of_figures_no_longer_kept_are_ENOENT)
 {
-	struct run r;
-	char line[128];
-	size_t i;
+	uint64_t v;
+	size_t z, len;
+	int n;
 
-	setup();
-	run("stats", NULL, &r);
-	for (i = 0; i < NR(stats_names); i++) {
-		snprintf(line, sizeof line, "role: %s: error %d", stats_names[i].name, EAGAIN);
-		CHECKF(has_line(r.err, line) == stats_names[i].counted, "%s: %s",
-		       stats_names[i].name, r.err);
-	}
-	CHECK(has_line(r.err, "role: stats.counting=0"));
-	free(r.err);
-	teardown();
+	len = sizeof n;
+	CHECK(sb_ctl("stats.counting", &n, &len, NULL, 0) == ENOENT);
+	len = sizeof z;
+	CHECK(sb_ctl("stats.allocated_peak", &z, &len, NULL, 0) == ENOENT);
+	len = sizeof v;
+	CHECK(sb_ctl("stats.requested", &v, &len, NULL, 0) == ENOENT);
 }
 
 TEST(stats_allocated_moves_by_the_usable_size_of_a_malloc)
 {
-	static const char *const env[] = { "SBMALLOC_STATS=/dev/null", NULL };
 	char want[64];
 	struct run r;
 
 	setup();
-	run("allocated", env, &r);
+	run("allocated", NULL, &r);
 	snprintf(want, sizeof want, "%s", shown(&r, "usable"));
 	CHECKF(atoi(want) >= 1000, "usable %s", want);
 	CHECKF(strcmp(shown(&r, "grew"), want) == 0, "grew %s, usable %s", shown(&r, "grew"), want);
@@ -820,7 +811,7 @@ TEST(sb_ctl_without_oldp_tells_the_size)
 	CHECK(sb_ctl("opt.dirty_max", NULL, &len, NULL, 0) == 0 && len == sizeof(size_t));
 	CHECK(sb_ctl("opt.check", NULL, &len, NULL, 0) == 0 && len == sizeof(int));
 	CHECK(sb_ctl("opt.hugepages", NULL, &len, NULL, 0) == 0 && len == sizeof(char *));
-	CHECK(sb_ctl("stats.requested", NULL, &len, NULL, 0) == 0 && len == sizeof(uint64_t));
+	CHECK(sb_ctl("stats.handed_out", NULL, &len, NULL, 0) == 0 && len == sizeof(uint64_t));
 	CHECK(sb_ctl("version", NULL, &len, NULL, 0) == 0 && len == sizeof(char *));
 	CHECK(sb_ctl("version", NULL, NULL, NULL, 0) == 0);
 }
@@ -904,8 +895,8 @@ static const struct tap_case cases[] = {
 	TAP_CASE(a_warning_is_printed_once_also_when_the_program_forks)
 	TAP_CASE(set_uid_program_ignores_every_variable_silently)
 	TAP_CASE(sb_ctl_reads_every_opt_name_with_its_defaults)
-	TAP_CASE(sb_ctl_reads_every_stats_name_while_counting)
-	TAP_CASE(sb_ctl_counted_stats_are_EAGAIN_without_counting)
+	TAP_CASE(sb_ctl_reads_every_stats_name_with_or_without_SBMALLOC_STATS)
+	TAP_CASE(sb_ctl_names_of_figures_no_longer_kept_are_ENOENT)
 	TAP_CASE(stats_allocated_moves_by_the_usable_size_of_a_malloc)
 	TAP_CASE(sb_ctl_unknown_names_are_ENOENT)
 	TAP_CASE(sb_ctl_wrong_lengths_are_EINVAL)

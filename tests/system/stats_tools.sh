@@ -97,7 +97,7 @@ sbstat_reports_a_real_dump() {
 	cat report
 	# The row of malloc-112 shows the 1000 live blocks of 100 bytes.
 	awk '$1 == "malloc-112" && $2 == 112 && $3 >= 1000 { found = 1 } END { exit !found }' report
-	grep -q '^internal fragmentation of requests: [0-9.]*%' report
+	grep -q '^bytes: [0-9.]*[BKMG] handed out, [0-9.]*[BKMG] live$' report
 	grep -q '^huge pages: [0-9.]*% of ' report
 	grep -q '^  free  ' report
 	# The default shows the caches with the most memory, largest first.
@@ -125,7 +125,7 @@ run_writes_json_stats_that_json_tool_loads() {
 	json_dump_of_python
 	check_eq "first character of the dump" "{" "$(head -c 1 dump.json)"
 	python3 -m json.tool dump.json >pretty
-	grep -q '^    "format_version": 1,$' pretty
+	grep -q '^    "format_version": 2,$' pretty
 }
 
 sbstat_reports_a_real_json_dump() {

@@ -568,7 +568,7 @@ static void *free_remote(void *arg)
 
 static struct sb_mag *inbox(struct sb_tcache *tc, unsigned cls)
 {
-	return __atomic_load_n(&tc->inbox[cls], __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&tc->side[cls].inbox, __ATOMIC_ACQUIRE);
 }
 
 /* Objects 0..cap of v freed by another thread: the first cap go home. */
@@ -791,13 +791,13 @@ TEST(two_threads_freeing_each_others_objects_trade_magazines_without_the_depot)
 	send_home_once(cls, v + cap + 1);
 	/* Both magazines empty: the inbox comes in, one empty one is over. */
 	CHECK((p = tc_alloc(cls)) != NULL && in_set(v + cap + 1, cap, p));
-	spare = bin(cls)->spare;
+	spare = sb_tc->side[cls].spare;
 	CHECK(sb_mag_is_real(spare) && spare->rounds == 0);
 	/* A free of another thread's object starts a remote magazine with it. */
 	nempty = depot(cls)->nempty;
 	sb_tc_free_other(cls, p, NULL, "free");
 	CHECK(bin(cls)->remote == spare && spare->rounds == 1 && spare->objs[0] == p);
-	CHECK(!sb_mag_is_real(bin(cls)->spare));
+	CHECK(!sb_mag_is_real(sb_tc->side[cls].spare));
 	CHECK(depot(cls)->nempty == nempty);
 	CHECK(sb_tc_validate());
 	free(v);
