@@ -49,10 +49,13 @@
  * where freed objects are poisoned and every double free is seen in the
  * slab's bitmap.
  *
- * Counting (tcache.h): a bin's pops are counted by the fast path; every
- * change of the loaded magazine goes through bin_open(), which tallies
- * the pushes less pops of the magazine it replaces, and every retired
- * remote magazine adds its rounds to the bin's remote frees.  Counts stay
+ * Counting (tcache.h): a bin's pops are counted by the fast path; its
+ * pushes are the pops plus what its two magazines hold less what the slow
+ * paths moved into them (whole magazines from the inbox or the depot,
+ * refills from the slab layer) and out of them (full magazines to the
+ * depot, flushes), which they tally in the bin's side (move_in()); a swap
+ * of the two magazines moves nothing.  Every retired remote magazine adds
+ * its rounds to the bin's remote frees.  Counts stay
  * with the cache when its thread exits (tc_all lists every cache for the
  * statistics, without a lock); each thread also takes a block of slow-path
  * counters (counters.c) with its cache.
@@ -122,20 +125,23 @@ void sb_tc_attach(unsigned bin, struct sb_depot *d)
 /* ---- Open and closed magazines ------------------------------------------- */
 
 /* The slow paths' half of the bin b (tcache.h). */
+_Static_assert(offsetof(struct sb_tcache, side) == sizeof(((struct sb_tcache *)0)->bins),
+	       "a bin's side lies SB_NR_BINS bins after it");
 static inline struct sb_bin_side *side_of(struct sb_bin *b)
 {
 	return (struct sb_bin_side *)(b + SB_NR_BINS);
 }
 
-/* m becomes b's loaded magazine, open: top counts its rounds.  Before, top
- * and base still describe the magazine m replaces (or are equal), whose
- * pushes less pops go into the tally. */
+/* The slow paths put n objects into b's two magazines (n < 0: took them
+ * out), other than by a push: for the count of pushes (tcache.h). */
+static inline void move_in(struct sb_bin *b, int64_t n)
+{
+	side_of(b)->moved_in += n;
+}
+
+/* m becomes b's loaded magazine, open: top counts its rounds. */
 static SB_ALWAYS_INLINE void bin_open(struct sb_bin *b, struct sb_mag *m)
 {
-	struct sb_bin_side *t = side_of(b);
-
-	t->net += (int64_t)(b->top - b->base) - (int64_t)t->open_rounds;
-	t->open_rounds = sb_mag_rounds(m);
 	b->loaded = m;
 	b->base = sb_mag_objs(m);
 	b->limit = b->base + sb_mag_cap(m);
@@ -392,6 +398,7 @@ void *sb_tc_alloc_slow(unsigned bin, const char *func)
 	struct sb_slab_cache *c = sb_depot_slab(d);
 	struct sb_bin *b;
 	struct sb_mag *m, *full;
+	unsigned filled;
 	void *p;
 
 	if (sb_unlikely(tc == NULL))
@@ -415,6 +422,7 @@ void *sb_tc_alloc_slow(unsigned bin, const char *func)
 		keep_empty(tc, bin, b->prev, func);
 		b->prev = b->loaded;	/* empty, or the sentinel */
 		bin_open(b, full);
+		move_in(b, sb_mag_rounds(full));
 		sb_count(SB_EV_MALLOC_DEPOT, 1);
 		goto take;
 	}
@@ -422,6 +430,7 @@ void *sb_tc_alloc_slow(unsigned bin, const char *func)
 	if (full != NULL) {
 		b->prev = b->loaded;	/* empty, or the sentinel */
 		bin_open(b, full);
+		move_in(b, sb_mag_rounds(full));
 		sb_count(SB_EV_MALLOC_DEPOT, 1);
 		goto take;
 	}
@@ -432,9 +441,11 @@ void *sb_tc_alloc_slow(unsigned bin, const char *func)
 		bin_open(b, m);
 	}
 	m = b->loaded;
-	if (sb_mag_fill_for(m, c, refill_count(c, m), func, &tc->bins[bin]) == 0)
+	filled = sb_mag_fill_for(m, c, refill_count(c, m), func, &tc->bins[bin]);
+	if (filled == 0)
 		return NULL;
 	bin_open(b, m);
+	move_in(b, filled);
 	sb_count(SB_EV_MALLOC_SLAB, 1);
 take:
 	/* A pop of the bin, counted as the depot's or the slab layer's. */
@@ -481,6 +492,7 @@ void sb_tc_free_slow(unsigned bin, void *p, const char *func)
 		return;
 	}
 	/* Loaded full, previous full (or none): the previous goes to the depot. */
+	move_in(b, -(int64_t)sb_mag_rounds(b->prev));
 	empty = sb_depot_exchange(d, sb_mag_is_real(b->prev) ? b->prev : NULL, true, func);
 	if (empty == NULL) {
 		b->prev = &sb_mag_sentinel;
@@ -613,6 +625,7 @@ static void flush_bin(struct sb_tcache *tc, unsigned bin, struct sb_mag *after,
 
 	in = __atomic_exchange_n(&tc->side[bin].inbox, after, __ATOMIC_ACQUIRE);
 	bin_close(b);
+	move_in(b, -(int64_t)(sb_mag_rounds(b->loaded) + sb_mag_rounds(b->prev)));
 	if (sb_mag_is_real(b->loaded))
 		sb_depot_put(d, b->loaded, func);
 	if (sb_mag_is_real(b->prev))
@@ -737,8 +750,9 @@ void sb_tc_traffic(struct sb_tc_traffic *out)
 			struct sb_depot *d = depot_of(i);
 			void **objs;
 			uint64_t pops = sb_read_once(b->pops), takes = sb_read_once(t->takes);
-			int64_t net = sb_read_once(t->net) + (int64_t)loaded_rounds(b, &objs) -
-				      (int64_t)sb_read_once(t->open_rounds);
+			int64_t held = (int64_t)loaded_rounds(b, &objs) +
+				       sb_mag_rounds(__atomic_load_n(&b->prev, __ATOMIC_RELAXED));
+			int64_t net = held - sb_read_once(t->moved_in);	/* pushes less pops */
 			uint64_t pushes = (int64_t)pops + net > 0 ? (uint64_t)((int64_t)pops + net) : 0;
 			uint64_t gives = sb_read_once(t->gives);
 

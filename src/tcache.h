@@ -7,10 +7,9 @@
  * functions below, except the embedded page lists, which are pcp.c's.
  *
  * The statistics of what the fast paths served cost them one add, or
- * nothing: a bin counts its pops; its pushes follow from the pops and the
- * movement of top, which bin_open() (tcache.c) tallies whenever a
- * magazine stops being the loaded one (every other change of top is a
- * push or a pop); remote frees are the rounds of the remote magazines
+ * nothing: a bin counts its pops; its pushes are the pops plus what its
+ * two magazines hold less what the slow paths moved into them, which they
+ * tally (tcache.c); remote frees are the rounds of the remote magazines
  * retired and the rounds of the current one.  sb_tc_traffic() adds them up.
  */
 #ifndef SB_TCACHE_H
@@ -39,7 +38,7 @@ struct sb_bin {
 	struct sb_mag *loaded;
 	struct sb_mag *prev;
 	struct sb_mag *remote;
-	uint64_t pops;			/* every pop of the fast paths, ever */
+	uint64_t pops;			/* every pop, ever (statistics) */
 	struct sb_tcache *tc;		/* the cache holding this bin (NULL: sb_bin_nobody) */
 };
 
@@ -47,12 +46,12 @@ _Static_assert(sizeof(struct sb_bin) == 1 << SB_BIN_SHIFT, "bin offsets scale by
 
 /*
  * The slow paths' half of a bin, SB_NR_BINS bins after it in the cache
- * (sb_tc_side), so that a bin finds it with no arithmetic: the inbox, one
+ * (side_of() in tcache.c), so that a bin finds it with no arithmetic: the inbox, one
  * full magazine of this cache's objects that another thread sent home
  * (atomic: NULL, a magazine, or closed after exit); the spare, an empty
  * magazine for the next remote magazine; and the tally of the statistics
- * (see above): the net of pushes less pops over the magazines the bin has
- * closed, and the rounds of the loaded magazine when it was opened; the
+ * (see above): the objects the slow paths moved into the two magazines
+ * other than by pushes, less those they moved out other than by pops; the
  * pops and pushes of the slow paths that are the depot's or the slab
  * layer's (after a refill, after an exchange); the frees sent to remote
  * magazines that are gone (home, to the depot, or emptied).  Written by
@@ -61,15 +60,13 @@ _Static_assert(sizeof(struct sb_bin) == 1 << SB_BIN_SHIFT, "bin offsets scale by
 struct sb_bin_side {
 	struct sb_mag *inbox;
 	struct sb_mag *spare;
-	int64_t net;
+	int64_t moved_in;
 	uint64_t takes, gives, remote_frees;
-	uint32_t open_rounds;
-	uint32_t unused[3];
+	uint64_t unused[2];
 };
 
 _Static_assert(sizeof(struct sb_bin_side) == sizeof(struct sb_bin), "a bin's side is SB_NR_BINS bins on");
 
-/* EMPTY and DEAD are the sentinels' states. */
 /*
  * Owner tokens (slab.h) are bins: the bin of the slab's size class in the
  * thread cache that last refilled from the slab, so that the free fast
@@ -87,6 +84,7 @@ static inline struct sb_tcache *sb_tc_of_token(const void *owner)
 /* An inbox that takes nothing: an exited thread's, or a sentinel's. */
 #define SB_INBOX_CLOSED ((struct sb_mag *)(uintptr_t)1)
 
+/* EMPTY and DEAD are the sentinels' states. */
 enum sb_tc_state { SB_TC_EMPTY, SB_TC_LIVE, SB_TC_DEAD };
 
 /* Sizes up to this find their bin in the thread cache's own table. */
@@ -94,7 +92,7 @@ enum sb_tc_state { SB_TC_EMPTY, SB_TC_LIVE, SB_TC_DEAD };
 
 struct sb_tcache {
 	struct sb_bin bins[SB_NR_BINS];
-	struct sb_bin_side side[SB_NR_BINS];	/* right after bins: sb_tc_side() */
+	struct sb_bin_side side[SB_NR_BINS];	/* right after bins (side_of()) */
 	/* The bin of each size up to SB_DIRECT_MAX, by (size + 15) / 16, as in
 	 * the class table (sizeclass.h): malloc's fast path loads the bin with
 	 * one instruction.  Written when the cache is set up, then only read. */
