@@ -20,7 +20,11 @@
  * and is kept as an empty one.  Objects a program freed in a burst thus go
  * back to their slabs, and empty slabs to the buddy allocator, instead of
  * waiting for the reaper; threads that trade magazines steadily still find
- * full ones in the depot.
+ * full ones in the depot.  A sparse cache (sb_slab_sparse: its slabs less
+ * than a quarter full) keeps no full magazine at all: at a free's exchange
+ * the depot's full magazines and the one given go back to their slabs,
+ * since every object held there pins a slab that would otherwise empty
+ * (after a program frees most of a big heap in random order).
  *
  * Working-set reaping.  Every list tracks the smallest length it had since
  * the last update (`min`).  At each update (at least REAP_INTERVAL_NS
@@ -182,13 +186,15 @@ static inline size_t depot_full_max(const struct sb_depot *d)
 struct sb_mag *sb_depot_exchange(struct sb_depot *d, struct sb_mag *give, bool give_full,
 				 const char *func)
 {
-	struct sb_mag *got, *reaped;
+	struct sb_mag *got, *reaped, *sparse = NULL;
 
 	SB_ASSERT(give == NULL || (give_full ? sb_mag_is_full(give) : sb_mag_is_empty(give)));
 	depot_lock(d);
 	if (give_full) {
 		got = mag_list_del(&d->empty, &d->nempty, &d->empty_min);
-		if (give != NULL && d->nfull < depot_full_max(d)) {
+		if (sb_slab_sparse(d->slab)) {
+			sparse = mag_list_take(&d->full, &d->nfull, &d->full_min, SIZE_MAX);
+		} else if (give != NULL && d->nfull < depot_full_max(d)) {
 			mag_list_add(&d->full, &d->nfull, give);
 			give = NULL;
 		}
@@ -204,6 +210,8 @@ struct sb_mag *sb_depot_exchange(struct sb_depot *d, struct sb_mag *give, bool g
 	pthread_mutex_unlock(&d->lock);
 	if (reaped != NULL)
 		release(d, reaped, func);
+	if (sparse != NULL)
+		release(d, sparse, func);
 	if (give_full && give != NULL) {
 		/* The depot holds enough: these objects go back to their slabs. */
 		sb_mag_empty(give, d->slab, func);

@@ -204,6 +204,22 @@ static inline uint32_t sb_slab_size(const struct sb_slab_cache *c)
 	return c->obj_size;
 }
 
+/*
+ * Is c sparse: at least SB_SLAB_SPARSE_MIN slabs with objects out, and
+ * fewer than a quarter of their objects out (those in magazines count as
+ * out)?  Then what magazines hold pins slabs that would otherwise empty,
+ * so the depot sends full magazines back (depot.c).  Read racily: a hint.
+ */
+#define SB_SLAB_SPARSE_MIN 32
+static inline bool sb_slab_sparse(const struct sb_slab_cache *c)
+{
+	size_t slabs = sb_read_once(c->lists[SB_SLAB_PARTIAL].count) +
+		       sb_read_once(c->lists[SB_SLAB_FULL].count);
+
+	return slabs >= SB_SLAB_SPARSE_MIN &&
+	       sb_read_once(c->active_objs) * 4 < slabs * c->objs_per_slab;
+}
+
 /* The stride of objects of size bytes: a multiple of 16; with a red zone
  * under SBMALLOC_CHECK. */
 size_t sb_slab_stride_for(size_t size);

@@ -423,6 +423,47 @@ TEST(when_both_magazines_are_full_a_free_sends_the_previous_one_to_the_depot_and
 	free(v);
 }
 
+/*
+ * A cache whose slabs are an eighth full (one object in eight out, the
+ * rest straight back to the slab layer), with three full magazines in its
+ * depot: the free that needs an empty magazine finds the cache sparse, so
+ * the depot's full magazines go back to their slabs at once, and so does
+ * the one the thread gives at its next exchange.
+ */
+TEST(a_sparse_caches_depot_sends_full_magazines_back_to_their_slabs)
+{
+	unsigned cls = class_128();
+	struct sb_slab_cache *c = slab(cls);
+	struct sb_depot *d = depot(cls);
+	uint32_t cap = d->mag_cap;
+	size_t n = 4 * SB_SLAB_SPARSE_MIN * (size_t)c->objs_per_slab, kept = 0, active, i;
+	void **v = calloc(n, sizeof(*v));
+
+	CHECK(v != NULL);
+	CHECK(sb_slab_alloc_batch(c, v, (unsigned)n, "malloc") == n);
+	for (i = 0; i < n; i++) {
+		if (i % 8 != 0)
+			sb_slab_free_batch(c, &v[i], 1, "free");
+		else
+			v[kept++] = v[i];
+	}
+	for (i = 0; i < 3; i++)
+		sb_depot_put(d, full_magazine(d), "free");
+	CHECK(d->nfull == 3);
+	CHECKF(sb_slab_sparse(c), "%zu objects out of %zu slabs of %u", c->active_objs,
+	       c->lists[SB_SLAB_PARTIAL].count + c->lists[SB_SLAB_FULL].count, c->objs_per_slab);
+	CHECK(kept > 2 * (size_t)cap);
+	active = c->active_objs;
+	free_range(cls, v, 0, 2 * (size_t)cap + 1);
+	CHECKF(d->nfull == 0, "the depot of a sparse cache kept %zu full magazines", d->nfull);
+	CHECKF(c->active_objs == active - 4 * (size_t)cap, "active_objs %zu, expected %zu",
+	       c->active_objs, active - 4 * (size_t)cap);
+	check_layers(cls);
+	free_range(cls, v, 2 * (size_t)cap + 1, kept);
+	check_layers(cls);
+	free(v);
+}
+
 TEST(when_both_magazines_are_empty_malloc_takes_a_full_magazine_from_the_depot_not_the_slab)
 {
 	unsigned cls = class_128();
@@ -1602,6 +1643,7 @@ int main(int argc, char **argv)
 			a_thread_allocating_with_both_magazines_empty_and_an_empty_depot_refills_from_the_slab,
 			frees_fill_the_loaded_magazine_then_swap_in_the_empty_previous_one_without_the_depot,
 			when_both_magazines_are_full_a_free_sends_the_previous_one_to_the_depot_and_loads_an_empty_one,
+			a_sparse_caches_depot_sends_full_magazines_back_to_their_slabs,
 			when_both_magazines_are_empty_malloc_takes_a_full_magazine_from_the_depot_not_the_slab,
 			an_object_freed_by_another_thread_goes_into_that_threads_magazine,
 			objects_freed_by_one_thread_are_handed_out_to_another_through_the_depot,
